@@ -139,7 +139,7 @@ def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
         except duckdb.Error as exc:
             raise SourceError(f"{spec.dataset}: cannot read {spec.location}: {exc}") from None
         select = _select_list(spec.dataset, available, spec.columns)
-        yield con.execute(f"select {select} from {scan}").to_arrow_reader(BATCH_ROWS)
+        yield con.sql(f"select {select} from {scan}").to_arrow_reader(BATCH_ROWS)
     finally:
         con.close()
 

@@ -68,12 +68,12 @@ class Warehouse:
     def execute(self, sql: str, params: Iterable[Any] | None = None) -> None:
         """Run one statement (or several, separated by ``;``) in one transaction."""
         with self.connect() as con:
-            self._run(con, sql, params)
+            self.run_in(con, sql, params)
 
     def query(self, sql: str, params: Iterable[Any] | None = None) -> list[tuple]:
         """Rows of a (small) query result."""
         with self.connect() as con:
-            return self._fetchall(con, sql, params)
+            return self.fetch_in(con, sql, params)
 
     def query_arrow(self, sql: str) -> pa.Table:
         """A query result as an Arrow table (for bounded results: reports, validation tables)."""
@@ -90,14 +90,14 @@ class Warehouse:
             data = pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
         target = f"{quote_ident(schema)}.{quote_ident(table)}"
         with self.connect() as con:
-            self._run(con, f"create schema if not exists {quote_ident(schema)}")
+            self.run_in(con, f"create schema if not exists {quote_ident(schema)}")
             return self._write_arrow(con, target, data)
 
     def table_exists(self, schema: str, table: str) -> bool:
         return bool(
             self.scalar(
                 "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name = ?".replace("?", self._param),
+                "where table_schema = ? and table_name = ?".replace("?", self.param),
                 [schema, table],
             )
         )
@@ -106,18 +106,18 @@ class Warehouse:
         rows = self.query(
             "select column_name from information_schema.columns "
             "where table_schema = ? and table_name = ? order by ordinal_position".replace(
-                "?", self._param
+                "?", self.param
             ),
             [schema, table],
         )
         return [r[0] for r in rows]
 
-    _param = "?"
+    param = "?"
 
-    def _run(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
+    def run_in(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
         raise NotImplementedError  # pragma: no cover - interface
 
-    def _fetchall(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
+    def fetch_in(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
         raise NotImplementedError  # pragma: no cover - interface
 
     def _fetch_arrow(self, con: Any, sql: str) -> pa.Table:
@@ -155,14 +155,14 @@ class DuckDBWarehouse(Warehouse):
         finally:
             con.close()
 
-    def _run(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
+    def run_in(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
         con.execute(sql, list(params) if params is not None else None)
 
-    def _fetchall(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
+    def fetch_in(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
         return con.execute(sql, list(params) if params is not None else None).fetchall()
 
     def _fetch_arrow(self, con: Any, sql: str) -> pa.Table:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
 
     def _write_arrow(self, con: Any, target: str, batches: pa.RecordBatchReader) -> int:
         con.register("_golive_load", batches)
@@ -198,7 +198,7 @@ class PostgresWarehouse(Warehouse):
     """A PostgreSQL database: the shared deployment's warehouse. Loads use COPY."""
 
     dialect = "postgres"
-    _param = "%s"
+    param = "%s"
 
     def __init__(self, url: str):
         super().__init__(url.replace("postgres://", "postgresql://", 1))
@@ -231,10 +231,10 @@ class PostgresWarehouse(Warehouse):
         finally:
             con.close()
 
-    def _run(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
+    def run_in(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
         con.execute(sql, list(params) if params is not None else None)
 
-    def _fetchall(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
+    def fetch_in(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
         return con.execute(sql, list(params) if params is not None else None).fetchall()
 
     def _fetch_arrow(self, con: Any, sql: str) -> pa.Table:

@@ -1,0 +1,140 @@
+"""The ``golive`` command line: ``golive demo`` and ``golive run PLAN``.
+
+Exit status: 0 when every stage asked for succeeded; 1 when a stage failed; 2 for a bad plan
+or bad arguments; 3 when the sign-off gate held production migration back.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from golive.plan import PlanError
+from golive.runner import STAGES, RunResult, StageResult, run_stages
+
+console = Console(highlight=False)
+
+EXIT_STAGE_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_SIGNOFF_HELD = 3
+
+
+def _stage_line(stage: str, result: StageResult | None) -> None:
+    if result is None:
+        console.print(f"[bold]▶ {stage}[/bold] …")
+        return
+    if result.success:
+        rows = sum(
+            int(m.get("dagster/row_count", 0) or 0)
+            for m in result.metadata.values()
+            if isinstance(m.get("dagster/row_count", 0), int)
+        )
+        extra = f", {len(result.metadata)} assets" + (f", {rows:,} rows" if rows else "")
+        console.print(f"  [green]✓ {stage}[/green] in {result.seconds:.1f} s{extra}")
+    else:
+        console.print(f"  [red]✗ {stage}[/red] failed after {result.seconds:.1f} s")
+        console.print(f"    {result.error}")
+
+
+def _signoff_table(run: RunResult) -> Table:
+    table = Table(title=f"Sign-off: {run.plan.company}")
+    for col in ("criterion", "threshold", "observed", "passed"):
+        table.add_column(col)
+    for c in run.signoff:
+        table.add_row(
+            c["criterion"],
+            c["threshold"],
+            c["observed"],
+            "[green]yes[/green]" if c["passed"] else "[red]NO[/red]",
+        )
+    return table
+
+
+def _finish(run: RunResult, report: Path | None) -> int:
+    if run.signoff:
+        console.print(_signoff_table(run))
+    if report is not None:
+        from golive.report import write_report
+
+        write_report(run, report)
+        console.print(f"Report: {report}")
+    console.print(f"Warehouse: {run.warehouse_url}")
+    if run.success:
+        return 0
+    if run.signoff_failed:
+        failing = [c["criterion"] for c in run.signoff if not c["passed"]]
+        console.print(
+            f"[red]Sign-off failed ({', '.join(failing)}): production migration held back.[/red]"
+        )
+        return EXIT_SIGNOFF_HELD
+    return EXIT_STAGE_FAILED
+
+
+@click.group()
+@click.version_option(package_name="golive")
+def main() -> None:
+    """golive: take billing to usage-based billing, and prove the numbers first."""
+
+
+@main.command()
+@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--warehouse", "warehouse_url", default=None,
+              help="duckdb:///path/file.duckdb (default: golive.duckdb here) or postgresql://…")
+@click.option("--through", type=click.Choice(STAGES), default="production_migration",
+              show_default=True, help="Stop after this stage.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the parallel test report (Markdown) here.")
+def run(plan: Path, warehouse_url: str | None, through: str, report: Path | None) -> None:
+    """Run the roadmap stages on PLAN, from discovery through --through."""
+    from connectors.warehouse import DEFAULT_URL
+
+    warehouse_url = warehouse_url or DEFAULT_URL
+    try:
+        result = run_stages(plan, warehouse_url, through=through, on_stage=_stage_line,
+                            log_path=Path("golive-run.log"))
+    except (PlanError, ValueError) as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    sys.exit(_finish(result, report))
+
+
+@main.command()
+@click.option("--events", default=1_000_000, show_default=True, type=click.IntRange(min=1000),
+              help="Usage events to generate.")
+@click.option("--warehouse", "warehouse_url", default=None,
+              help="Default: duckdb:///<dir>/warehouse.duckdb")
+@click.option("--dir", "directory", default="golive-demo", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where the sample company, warehouse and report go.")
+@click.option("--seed", default=7, show_default=True, help="Random seed of the sample company.")
+def demo(events: int, warehouse_url: str | None, directory: Path, seed: int) -> None:
+    """Generate a sample company and run every stage on it, discovery to production."""
+    from golive.demo import generate_company
+
+    directory = directory.resolve()
+    started = time.perf_counter()
+    with console.status(f"Generating a sample company with {events:,} usage events …"):
+        summary = generate_company(directory / "company", events=events, seed=seed)
+    console.print(
+        f"Generated {summary['customers']:,} customers, {summary['contracts']:,} contracts, "
+        f"{summary['events']:,} usage events and the legacy invoices in "
+        f"{time.perf_counter() - started:.1f} s: {directory / 'company'}"
+    )
+    if warehouse_url is None:
+        db = directory / "warehouse.duckdb"
+        db.unlink(missing_ok=True)
+        warehouse_url = f"duckdb:///{db}"
+    result = run_stages(summary["plan"], warehouse_url, on_stage=_stage_line,
+                        log_path=directory / "run.log")
+    code = _finish(result, directory / "report.md")
+    console.print(f"Total: {time.perf_counter() - started:.1f} s")
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

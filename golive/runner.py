@@ -1,0 +1,172 @@
+"""Run roadmap stages in order through Dagster, as the command line does.
+
+Each stage is one materialization of its asset group, so the runs, their metadata and their
+check results are the same ones the Dagster UI shows (when ``DAGSTER_HOME`` is set they are
+recorded there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from connectors.warehouse import warehouse_from_url
+from golive.alerts import send_alert
+from golive.plan import Plan, load_plan
+from golive.plan_tables import check_supported
+
+STAGES = (
+    "discovery",
+    "sandbox_load",
+    "metering",
+    "billing",
+    "parallel_test",
+    "production_migration",
+)
+
+
+@dataclass
+class StageResult:
+    """How one stage went."""
+
+    stage: str
+    success: bool
+    seconds: float
+    error: str = ""
+    metadata: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """How a run of stages went."""
+
+    plan: Plan
+    warehouse_url: str
+    stages: list[StageResult] = field(default_factory=list)
+    signoff: list[dict] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(s.success for s in self.stages)
+
+    @property
+    def signoff_failed(self) -> bool:
+        return any(not c["passed"] for c in self.signoff)
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+@contextlib.contextmanager
+def _captured_output(log_path: Path | None):
+    """Send what a stage prints to stdout (dbt's log lines) to a log file, or nowhere."""
+    with (
+        open(log_path, "a", encoding="utf-8") if log_path else open(os.devnull, "w") as sink,
+        contextlib.redirect_stdout(sink),
+    ):
+        yield
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            err = event.step_failure_data.error
+            while err.cause is not None and "DagsterExecutionStepExecutionError" in err.cls_name:
+                err = err.cause
+            return err.message.strip()
+    return "the stage failed"
+
+
+def read_signoff(warehouse_url: str) -> list[dict]:
+    """The sign-off table's rows, or [] when it has not been written."""
+    wh = warehouse_from_url(warehouse_url)
+    if not wh.table_exists("sandbox", "signoff"):
+        return []
+    rows = wh.query(
+        "select criterion, threshold, observed, passed from sandbox.signoff order by criterion"
+    )
+    return [
+        {"criterion": c, "threshold": t, "observed": o, "passed": bool(p)} for c, t, o, p in rows
+    ]
+
+
+def run_stages(
+    plan_path: str | Path,
+    warehouse_url: str,
+    through: str = "production_migration",
+    on_stage: Callable[[str, StageResult | None], None] | None = None,
+    log_path: Path | None = None,
+) -> RunResult:
+    """Run every stage from discovery through ``through``; stop at the first that fails.
+
+    ``on_stage(stage, None)`` is called when a stage starts and ``on_stage(stage, result)`` when
+    it ends. A plan that breaks a rule raises :class:`~golive.plan.PlanError` before any run.
+    What the stages print (dbt's log lines) goes to ``log_path`` (default: not kept).
+    """
+    plan = load_plan(plan_path)
+    check_supported(plan)
+    if through not in STAGES:
+        raise ValueError(f"unknown stage '{through}': use one of {', '.join(STAGES)}")
+
+    import dagster as dg
+
+    from orchestration.dbt import ensure_manifest
+
+    ensure_manifest()
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(plan_path=str(Path(plan_path).resolve()), warehouse_url=warehouse_url)
+    assets = list(defs.assets or [])
+    resources = dict(defs.resources or {})
+    instance = _instance()
+    run = RunResult(plan=plan, warehouse_url=warehouse_url)
+    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    for stage in STAGES[: STAGES.index(through) + 1]:
+        if on_stage:
+            on_stage(stage, None)
+        started = time.perf_counter()
+        with _captured_output(log_path):
+            result = dg.materialize(
+                assets,
+                selection=dg.AssetSelection.groups(stage),
+                resources=resources,
+                instance=instance,
+                raise_on_error=False,
+                run_config=quiet,
+                tags={"golive/stage": stage},
+            )
+        stage_result = StageResult(
+            stage=stage, success=result.success, seconds=time.perf_counter() - started
+        )
+        for mat in result.get_asset_materialization_events():
+            m = mat.step_materialization_data.materialization
+            stage_result.metadata[m.asset_key.to_user_string()] = {
+                k: getattr(v, "value", v) for k, v in m.metadata.items()
+            }
+        if not result.success:
+            stage_result.error = _failure_message(result)
+        run.stages.append(stage_result)
+        if on_stage:
+            on_stage(stage, stage_result)
+        if not result.success:
+            break
+    if STAGES.index(through) >= STAGES.index("parallel_test"):
+        run.signoff = read_signoff(warehouse_url)
+    failed = next((s for s in run.stages if not s.success), None)
+    if failed is not None:
+        title = (
+            "golive: sign-off failed, production migration held back"
+            if run.signoff_failed
+            else f"golive: stage {failed.stage} failed"
+        )
+        send_alert(f"{title} ({plan.company})", failed.error)
+    return run

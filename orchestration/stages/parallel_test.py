@@ -1,0 +1,9 @@
+"""Parallel test: reconcile with the legacy process to the cent, then the sign-off gate."""
+
+
+import dagster as dg
+
+from orchestration.checks import signoff
+from orchestration.dbt import stage_dbt_assets
+
+defs = dg.Definitions(assets=[stage_dbt_assets("parallel_test"), signoff])
