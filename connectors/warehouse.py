@@ -188,7 +188,7 @@ def _pg_type(t: pa.DataType) -> str:
     if pa.types.is_floating(t):
         return "double precision"
     if pa.types.is_timestamp(t):
-        return "timestamptz" if t.tz else "timestamp"
+        return "timestamp with time zone" if t.tz else "timestamp without time zone"
     if pa.types.is_date(t):
         return "date"
     return "text"
@@ -244,9 +244,24 @@ class PostgresWarehouse(Warehouse):
         return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
 
     def _write_arrow(self, con: Any, target: str, batches: pa.RecordBatchReader) -> int:
-        cols = ", ".join(f"{quote_ident(f.name)} {_pg_type(f.type)}" for f in batches.schema)
-        con.execute(f"drop table if exists {target}")
-        con.execute(f"create table {target} ({cols})")
+        wanted = [(f.name, _pg_type(f.type)) for f in batches.schema]
+        schema, table = (part.strip('"') for part in target.split("."))
+        existing = con.execute(
+            "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+            "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped "
+            "order by a.attnum",
+            [schema, table],
+        ).fetchall()
+        # names as PostgreSQL's format_type() spells them, so the shapes compare
+        if [tuple(r) for r in existing] == wanted:
+            # keep the table (and the views built on it): replace its rows in this transaction
+            con.execute(f"truncate {target}")
+        else:
+            # a new shape: dependent views are rebuilt by the next dbt run
+            con.execute(f"drop table if exists {target} cascade")
+            cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in wanted)
+            con.execute(f"create table {target} ({cols})")
         rows = 0
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
         with con.cursor().copy(f"copy {target} from stdin with (format csv)") as copy:
