@@ -82,6 +82,15 @@ class SourceSpec:
     columns: dict[str, str]
 
 
+def _any_ident(name: str) -> str:
+    """Quote a column name found in a file (any text: it names an event property)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) -> str:
     required, optional = DATASET_COLUMNS[dataset]
     lower = {c.lower(): c for c in available}
@@ -97,7 +106,7 @@ def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) ->
             picked.append(f"cast(null as varchar) as {quote_ident(col)}")
             continue
         used.add(actual)
-        picked.append(f"cast({quote_ident(actual)} as varchar) as {quote_ident(col)}")
+        picked.append(f"cast({_any_ident(actual)} as varchar) as {quote_ident(col)}")
     if missing:
         raise SourceError(
             f"{dataset}: required column(s) {', '.join(missing)} not found; the source has "
@@ -109,11 +118,11 @@ def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) ->
         if extra:
             # properties given as extra columns: pack them into the JSON text (merged into a
             # properties column when the source has one too), so that nothing is dropped
-            pairs = ", ".join(f"'{c}': {quote_ident(c)}" for c in extra)
+            pairs = ", ".join(f"{_sql_text(c)}: {_any_ident(c)}" for c in extra)
             packed = f"to_json({{{pairs}}})"
             props = lower.get(mapping.get("properties", "properties").lower())
             if props:
-                packed = f"json_merge_patch(coalesce({quote_ident(props)}, '{{}}'), {packed})"
+                packed = f"json_merge_patch(coalesce({_any_ident(props)}, '{{}}'), {packed})"
             picked[-1] = f"cast({packed} as varchar) as properties"
     return ", ".join(picked)
 

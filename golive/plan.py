@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -132,11 +133,23 @@ class Pricing(_Strict):
             raise ValueError("unit_size must be greater than 0")
         if self.package_size is not None and self.package_size <= 0:
             raise ValueError("package_size must be greater than 0")
-        if self.tiers is not None:
-            _check_tiers(self.tiers, self.model)
-        for group, tiers in (self.rates or {}).items():
-            _check_tiers(tiers, f"{self.model} rates[{group}]")
         return self
+
+    @field_validator("tiers")
+    @classmethod
+    def _tier_table(cls, v: list[Tier] | None, info: ValidationInfo) -> list[Tier] | None:
+        if v is not None:
+            _check_tiers(v, f"model {info.data.get('model', '?')}")
+        return v
+
+    @field_validator("rates")
+    @classmethod
+    def _rate_tables(
+        cls, v: dict[str, list[Tier]] | None, info: ValidationInfo
+    ) -> dict[str, list[Tier]] | None:
+        for group, tiers in (v or {}).items():
+            _check_tiers(tiers, f"model {info.data.get('model', '?')}, rates of '{group}'")
+        return v
 
 
 def _check_tiers(tiers: list[Tier], what: str) -> None:
@@ -281,8 +294,8 @@ class Plan(_Strict):
     @field_validator("default_currency")
     @classmethod
     def _known_currency(cls, v: str) -> str:
-        minor_unit(v)  # raises with the list of known codes
-        return v
+        minor_unit(v)  # raises naming the problem
+        return v.upper()
 
     @field_validator("timezone")
     @classmethod
@@ -316,6 +329,10 @@ def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
 
 
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_constructor)
+# dates stay text: pydantic validates them and names the key (2026-02-30 included)
+_ExactLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)
+)
 
 
 def _location(loc: tuple) -> str:
