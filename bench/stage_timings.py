@@ -25,8 +25,10 @@ See bench/README.md for what each column means.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import sys
@@ -46,6 +48,7 @@ from golive.runner import STAGES, StageResult, run_stages  # noqa: E402
 DEFAULT_CONFIGS = ["duckdb:1000000", "duckdb:10000000", "postgres:1000000"]
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ENGINES = ("duckdb", "postgres")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 FLOOR_SQL = (
     "select customer_id, event_name, date_trunc('month', event_at) as month, "
@@ -95,12 +98,29 @@ def peak_rss_mb() -> dict[str, float]:
     return {"self": round(own, 1), "children": round(children, 1)}
 
 
+@contextlib.contextmanager
+def connect_when_free(url: str, wait: float = 120.0):
+    """A connection; waits for a DuckDB file lock still held by a dbt process that is ending."""
+    wh = warehouse_from_url(url)
+    deadline = time.monotonic() + wait
+    while True:
+        stack = contextlib.ExitStack()
+        try:
+            con = stack.enter_context(wh.connect())
+            break
+        except Exception as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    with stack:
+        yield wh, con
+
+
 def best_of(url: str, sql: str, repeat: int) -> tuple[float, int]:
     """Best wall time of ``repeat`` runs of ``sql`` (rows fetched), on one open connection."""
-    wh = warehouse_from_url(url)
     best = float("inf")
     rows = 0
-    with wh.connect() as con:
+    with connect_when_free(url) as (wh, con):
         for _ in range(repeat):
             started = time.perf_counter()
             rows = len(wh.fetch_in(con, sql, None))
@@ -164,17 +184,24 @@ def run_config(engine: str, events: int, plan: str, workdir: Path, args) -> dict
                                for c in out["signoff_failed"])
             out["errors"]["parallel_test"] = f"sign-off failed: {failed}"
         out["total"] = sum(s.seconds for s in result.stages)
-        wh = warehouse_from_url(url)
-        if wh.table_exists("sandbox", "usage_events"):
-            out["accepted_events"] = wh.scalar("select count(*) from sandbox.usage_events")
-            out["raw_events"] = wh.scalar("select count(*) from raw.usage_events")
+        with connect_when_free(url) as (wh, con):
+            exists = wh.fetch_in(
+                con, "select count(*) from information_schema.tables where table_schema = "
+                "'sandbox' and table_name = 'usage_events'", None)[0][0]
+            if exists:
+                count = "select count(*) from {}"
+                out["accepted_events"] = wh.fetch_in(
+                    con, count.format("sandbox.usage_events"), None)[0][0]
+                out["raw_events"] = wh.fetch_in(con, count.format("raw.usage_events"), None)[0][0]
+        if exists:
             log(f"[{label}] floor: GROUP BY over sandbox.usage_events, best of {args.repeat} …")
             out["floor"], out["floor_rows"] = best_of(url, FLOOR_SQL, args.repeat)
             log(f"[{label}] raw floor: GROUP BY over raw.usage_events with a timestamp cast …")
             raw_sql = RAW_FLOOR_SQL.format(ts=RAW_TS[engine])
             out["raw_floor"], out["raw_floor_rows"] = best_of(url, raw_sql, args.repeat)
+        # only for a complete run: a partial total would flatter the rate
         out["events_per_second"] = (
-            out.get("raw_events", events) / out["total"] if out["total"] else None
+            out.get("raw_events", events) / out["total"] if result.success else None
         )
     except Exception as exc:  # report the failure as a row, go on with the next configuration
         out["success"] = False
@@ -197,6 +224,14 @@ def _fmt(value, digits: int = 1) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
+
+
+def _first_reason(error: str) -> str:
+    """The line of an error that names what failed (dbt's "Failure in ..."), else the first."""
+    lines = [ANSI.sub("", line).strip() for line in error.splitlines()]
+    lines = [line for line in lines if line]
+    named = [line for line in lines if line.startswith(("Failure in", "Database Error"))]
+    return ((named or lines or ["?"])[0])[:200]
 
 
 def render_table(rows: list[dict]) -> str:
@@ -227,7 +262,7 @@ def render_table(rows: list[dict]) -> str:
     notes = []
     for r in rows:
         for stage, error in (r.get("errors") or {}).items():
-            notes.append(f"{r['config']}: {stage} failed: {error.splitlines()[0][:200]}")
+            notes.append(f"{r['config']}: {stage} failed: {_first_reason(error)}")
     if notes:
         out.append("")
         out.extend(notes)

@@ -122,7 +122,13 @@ def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) ->
             packed = f"to_json({{{pairs}}})"
             props = lower.get(mapping.get("properties", "properties").lower())
             if props:
-                packed = f"json_merge_patch(coalesce({_any_ident(props)}, '{{}}'), {packed})"
+                col = _any_ident(props)
+                # a properties text that is not JSON is kept as it is (and quarantined)
+                packed = (
+                    f"case when {col} is null then cast({packed} as varchar) "
+                    f"when json_valid({col}) then cast(json_merge_patch({col}, {packed}) as varchar) "
+                    f"else cast({col} as varchar) end"
+                )
             picked[-1] = f"cast({packed} as varchar) as properties"
     return ", ".join(picked)
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from golive.plan import PlanError
 from golive.runner import STAGES, RunResult, StageResult, run_stages
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 
 EXIT_STAGE_FAILED = 1
 EXIT_BAD_INPUT = 2

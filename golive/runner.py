@@ -168,5 +168,12 @@ def run_stages(
             if run.signoff_failed
             else f"golive: stage {failed.stage} failed"
         )
-        send_alert(f"{title} ({plan.company})", failed.error)
+        body = failed.error
+        if run.signoff_failed:
+            body += "\n" + "\n".join(
+                f"- {c['criterion']}: observed {c['observed']}, threshold {c['threshold']}"
+                for c in run.signoff
+                if not c["passed"]
+            )
+        send_alert(f"{title} ({plan.company})", body)
     return run
