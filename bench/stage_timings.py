@@ -59,8 +59,8 @@ FLOOR_SQL = (
 # a plain cast fail, so each engine uses its "try" cast: DuckDB's built-in try_cast, PostgreSQL's
 # golive_try_timestamptz (the plpgsql helper the pipeline itself installs and uses).
 RAW_TS = {
-    "duckdb": "try_cast(trim(\"timestamp\") as timestamptz)",
-    "postgres": "golive_try_timestamptz(trim(\"timestamp\"))",
+    "duckdb": 'try_cast(trim("timestamp") as timestamptz)',
+    "postgres": 'golive_try_timestamptz(trim("timestamp"))',
 }
 RAW_FLOOR_SQL = (
     "select customer_id, event_name, date_trunc('month', {ts}) as month, "
@@ -172,26 +172,33 @@ def run_config(engine: str, events: int, plan: str, workdir: Path, args) -> dict
 
     try:
         started = time.perf_counter()
-        result = run_stages(plan, url, on_stage=on_stage, log_path=workdir / f"run_{engine}_"
-                            f"{events}.log")
+        result = run_stages(
+            plan, url, on_stage=on_stage, log_path=workdir / f"run_{engine}_{events}.log"
+        )
         out["wall_seconds"] = time.perf_counter() - started
         out["stages"] = {s.stage: s.seconds for s in result.stages}
         out["success"] = result.success
         out["errors"] = {s.stage: s.error for s in result.stages if not s.success}
         out["signoff_failed"] = [c for c in result.signoff if not c["passed"]]
         if out["signoff_failed"] and "parallel_test" in out["errors"]:
-            failed = "; ".join(f"{c['criterion']} observed {c['observed']} vs {c['threshold']}"
-                               for c in out["signoff_failed"])
+            failed = "; ".join(
+                f"{c['criterion']} observed {c['observed']} vs {c['threshold']}"
+                for c in out["signoff_failed"]
+            )
             out["errors"]["parallel_test"] = f"sign-off failed: {failed}"
         out["total"] = sum(s.seconds for s in result.stages)
         with connect_when_free(url) as (wh, con):
             exists = wh.fetch_in(
-                con, "select count(*) from information_schema.tables where table_schema = "
-                "'sandbox' and table_name = 'usage_events'", None)[0][0]
+                con,
+                "select count(*) from information_schema.tables where table_schema = "
+                "'sandbox' and table_name = 'usage_events'",
+                None,
+            )[0][0]
             if exists:
                 count = "select count(*) from {}"
                 out["accepted_events"] = wh.fetch_in(
-                    con, count.format("sandbox.usage_events"), None)[0][0]
+                    con, count.format("sandbox.usage_events"), None
+                )[0][0]
                 out["raw_events"] = wh.fetch_in(con, count.format("raw.usage_events"), None)[0][0]
         if exists:
             log(f"[{label}] floor: GROUP BY over sandbox.usage_events, best of {args.repeat} …")
@@ -235,30 +242,51 @@ def _first_reason(error: str) -> str:
 
 
 def render_table(rows: list[dict]) -> str:
-    headers = ["config", "generate", "discovery", "sandbox_load", "metering", "floor",
-               "raw_floor", "billing", "parallel_test", "production_migration", "total",
-               "events/s"]
+    headers = [
+        "config",
+        "generate",
+        "discovery",
+        "sandbox_load",
+        "metering",
+        "floor",
+        "raw_floor",
+        "billing",
+        "parallel_test",
+        "production_migration",
+        "total",
+        "events/s",
+    ]
     lines = []
     for r in rows:
         stages = r.get("stages", {})
         eps = r.get("events_per_second")
-        lines.append([
-            r["config"],
-            _fmt(r.get("generation_seconds")),
-            *[_fmt(stages.get(s)) for s in STAGES[:3]],
-            _fmt(r.get("floor"), 2),
-            _fmt(r.get("raw_floor"), 2),
-            *[_fmt(stages.get(s)) for s in STAGES[3:]],
-            _fmt(r.get("total")),
-            f"{eps:,.0f}" if eps else "-",
-        ])
+        lines.append(
+            [
+                r["config"],
+                _fmt(r.get("generation_seconds")),
+                *[_fmt(stages.get(s)) for s in STAGES[:3]],
+                _fmt(r.get("floor"), 2),
+                _fmt(r.get("raw_floor"), 2),
+                *[_fmt(stages.get(s)) for s in STAGES[3:]],
+                _fmt(r.get("total")),
+                f"{eps:,.0f}" if eps else "-",
+            ]
+        )
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
-    out = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in
-                     enumerate(zip(headers, widths, strict=True)))]
+    out = [
+        "  ".join(
+            h.rjust(w) if i else h.ljust(w)
+            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        )
+    ]
     out.append("  ".join("-" * w for w in widths))
     for line in lines:
-        out.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                             enumerate(zip(line, widths, strict=True))))
+        out.append(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
     notes = []
     for r in rows:
         for stage, error in (r.get("errors") or {}).items():
@@ -273,19 +301,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Seconds per roadmap stage of the demo pipeline, with a GROUP BY floor."
     )
-    parser.add_argument("configs", nargs="*", type=parse_config, metavar="ENGINE:EVENTS",
-                        help=f"default: {' '.join(DEFAULT_CONFIGS)}")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where companies, DuckDB files and run logs go "
-                        "(default: a temporary folder, removed afterwards)")
+    parser.add_argument(
+        "configs",
+        nargs="*",
+        type=parse_config,
+        metavar="ENGINE:EVENTS",
+        help=f"default: {' '.join(DEFAULT_CONFIGS)}",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where companies, DuckDB files and run logs go "
+        "(default: a temporary folder, removed afterwards)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the sample company")
     parser.add_argument("--repeat", type=int, default=3, help="runs per floor query (best kept)")
-    parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL,
-                        help="PostgreSQL server on which a fresh database is created and dropped")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the DuckDB files and PostgreSQL databases")
-    parser.add_argument("--json", type=Path, default=None, metavar="FILE",
-                        help="also write the figures as JSON")
+    parser.add_argument(
+        "--pg-admin-url",
+        default=DEFAULT_PG_ADMIN_URL,
+        help="PostgreSQL server on which a fresh database is created and dropped",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the DuckDB files and PostgreSQL databases"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON"
+    )
     args = parser.parse_args(argv)
     configs = args.configs or [parse_config(c) for c in DEFAULT_CONFIGS]
 
@@ -303,20 +345,30 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"generating a company with {events:,} events …")
                 started = time.perf_counter()
                 try:
-                    summary = generate_company(workdir / f"company_{events}", events=events,
-                                               seed=args.seed)
-                    companies[events] = {"summary": summary,
-                                         "seconds": time.perf_counter() - started,
-                                         "peak_rss_mb": peak_rss_mb()}
-                    log(f"generated in {companies[events]['seconds']:.1f} s, "
-                        f"peak RSS {companies[events]['peak_rss_mb']['self']:,.0f} MB")
+                    summary = generate_company(
+                        workdir / f"company_{events}", events=events, seed=args.seed
+                    )
+                    companies[events] = {
+                        "summary": summary,
+                        "seconds": time.perf_counter() - started,
+                        "peak_rss_mb": peak_rss_mb(),
+                    }
+                    log(
+                        f"generated in {companies[events]['seconds']:.1f} s, "
+                        f"peak RSS {companies[events]['peak_rss_mb']['self']:,.0f} MB"
+                    )
                 except Exception as exc:  # e.g. MemoryError: report it, go on
                     companies[events] = {"error": f"{type(exc).__name__}: {exc}"}
                     log(f"generation failed: {companies[events]['error']}")
             company = companies[events]
             if "error" in company:
-                rows.append({"config": f"{engine}:{events}", "success": False,
-                             "errors": {"generate": company["error"]}})
+                rows.append(
+                    {
+                        "config": f"{engine}:{events}",
+                        "success": False,
+                        "errors": {"generate": company["error"]},
+                    }
+                )
                 continue
             row = run_config(engine, events, company["summary"]["plan"], workdir, args)
             row["generation_seconds"] = company["seconds"]
@@ -328,8 +380,12 @@ def main(argv: list[str] | None = None) -> int:
 
     print(render_table(rows))
     if args.json:
-        meta = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "seed": args.seed,
-                "repeat": args.repeat}
+        meta = {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "seed": args.seed,
+            "repeat": args.repeat,
+        }
         args.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=2, default=str))
     return 0 if all(r.get("success") for r in rows) else 1
 

@@ -126,7 +126,8 @@ def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) ->
                 # a properties text that is not JSON is kept as it is (and quarantined)
                 packed = (
                     f"case when {col} is null then cast({packed} as varchar) "
-                    f"when json_valid({col}) then cast(json_merge_patch({col}, {packed}) as varchar) "
+                    f"when json_valid({col}) "
+                    f"then cast(json_merge_patch({col}, {packed}) as varchar) "
                     f"else cast({col} as varchar) end"
                 )
             picked[-1] = f"cast({packed} as varchar) as properties"

@@ -36,6 +36,7 @@ def send_alert(title: str, body: str, urls: list[str] | None = None, failure: bo
     for url in urls:
         if not notifier.add(url):
             # show only the scheme: the rest of an apprise URL is often a secret token
-            log.error("ignoring an alert URL that apprise cannot use (scheme %s)", url.split(":")[0])
+            scheme = url.split(":")[0]
+            log.error("ignoring an alert URL that apprise cannot use (scheme %s)", scheme)
     kind = apprise.NotifyType.FAILURE if failure else apprise.NotifyType.INFO
     return bool(notifier.notify(title=title, body=body, notify_type=kind))

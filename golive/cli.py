@@ -83,20 +83,38 @@ def main() -> None:
 
 @main.command()
 @click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--warehouse", "warehouse_url", default=None,
-              help="duckdb:///path/file.duckdb (default: golive.duckdb here) or postgresql://…")
-@click.option("--through", type=click.Choice(STAGES), default="production_migration",
-              show_default=True, help="Stop after this stage.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the parallel test report (Markdown) here.")
+@click.option(
+    "--warehouse",
+    "warehouse_url",
+    default=None,
+    help="duckdb:///path/file.duckdb (default: golive.duckdb here) or postgresql://…",
+)
+@click.option(
+    "--through",
+    type=click.Choice(STAGES),
+    default="production_migration",
+    show_default=True,
+    help="Stop after this stage.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the parallel test report (Markdown) here.",
+)
 def run(plan: Path, warehouse_url: str | None, through: str, report: Path | None) -> None:
     """Run the roadmap stages on PLAN, from discovery through --through."""
     from connectors.warehouse import DEFAULT_URL
 
     warehouse_url = warehouse_url or DEFAULT_URL
     try:
-        result = run_stages(plan, warehouse_url, through=through, on_stage=_stage_line,
-                            log_path=Path("golive-run.log"))
+        result = run_stages(
+            plan,
+            warehouse_url,
+            through=through,
+            on_stage=_stage_line,
+            log_path=Path("golive-run.log"),
+        )
     except (PlanError, ValueError) as exc:
         console.print(f"[red]{exc}[/red]")
         sys.exit(EXIT_BAD_INPUT)
@@ -104,13 +122,24 @@ def run(plan: Path, warehouse_url: str | None, through: str, report: Path | None
 
 
 @main.command()
-@click.option("--events", default=1_000_000, show_default=True, type=click.IntRange(min=1000),
-              help="Usage events to generate.")
-@click.option("--warehouse", "warehouse_url", default=None,
-              help="Default: duckdb:///<dir>/warehouse.duckdb")
-@click.option("--dir", "directory", default="golive-demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Where the sample company, warehouse and report go.")
+@click.option(
+    "--events",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=1000),
+    help="Usage events to generate.",
+)
+@click.option(
+    "--warehouse", "warehouse_url", default=None, help="Default: duckdb:///<dir>/warehouse.duckdb"
+)
+@click.option(
+    "--dir",
+    "directory",
+    default="golive-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the sample company, warehouse and report go.",
+)
 @click.option("--seed", default=7, show_default=True, help="Random seed of the sample company.")
 def demo(events: int, warehouse_url: str | None, directory: Path, seed: int) -> None:
     """Generate a sample company and run every stage on it, discovery to production."""
@@ -129,8 +158,9 @@ def demo(events: int, warehouse_url: str | None, directory: Path, seed: int) -> 
         db = directory / "warehouse.duckdb"
         db.unlink(missing_ok=True)
         warehouse_url = f"duckdb:///{db}"
-    result = run_stages(summary["plan"], warehouse_url, on_stage=_stage_line,
-                        log_path=directory / "run.log")
+    result = run_stages(
+        summary["plan"], warehouse_url, on_stage=_stage_line, log_path=directory / "run.log"
+    )
     code = _finish(result, directory / "report.md")
     console.print(f"Total: {time.perf_counter() - started:.1f} s")
     sys.exit(code)

@@ -90,7 +90,7 @@ def migrate(warehouse: Warehouse, run_id: str | None = None) -> MigrationResult:
                     + (f": failing criteria {', '.join(failing)}" if failing else ": no sign-off")
                 )
             run(con, "create schema if not exists production")
-            for table, keys in PROMOTED_TABLES:
+            for table, _keys in PROMOTED_TABLES:
                 target = f"production.{quote_ident(table)}"
                 run(con, f"drop table if exists {target}")
                 run(con, f"create table {target} as select * from sandbox.{quote_ident(table)}")
@@ -116,8 +116,7 @@ def migrate(warehouse: Warehouse, run_id: str | None = None) -> MigrationResult:
             _create_audit_table(con, warehouse)
             run(
                 con,
-                "insert into audit.migration_runs values "
-                f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                f"insert into audit.migration_runs values ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
                 [
                     run_id,
                     started,
@@ -136,8 +135,7 @@ def migrate(warehouse: Warehouse, run_id: str | None = None) -> MigrationResult:
             _create_audit_table(con, warehouse)
             warehouse.run_in(
                 con,
-                "insert into audit.migration_runs values "
-                f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                f"insert into audit.migration_runs values ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
                 [
                     run_id,
                     started,

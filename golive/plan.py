@@ -238,12 +238,11 @@ class Source(_Strict):
     def _fields_for_connector(self) -> Source:
         if self.connector in ("csv", "parquet") and not self.path:
             raise ValueError(f"connector {self.connector} needs path (a file or a glob)")
-        if self.connector in ("postgres", "mysql"):
-            if not self.url_env:
-                raise ValueError(
-                    f"connector {self.connector} needs url_env (the name of an environment "
-                    "variable holding the connection URL)"
-                )
+        if self.connector in ("postgres", "mysql") and not self.url_env:
+            raise ValueError(
+                f"connector {self.connector} needs url_env (the name of an environment "
+                "variable holding the connection URL)"
+            )
         if self.connector in ("postgres", "mysql", "snowflake", "bigquery") and not (
             self.table or self.query
         ):

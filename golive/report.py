@@ -67,8 +67,18 @@ def write_report(run: RunResult, path: Path) -> Path:
             "## Invoices that do not match",
             "",
             _table(
-                ["status", "customer", "period start", "period end", "currency", "legacy invoice",
-                 "invoice", "legacy total", "generated total", "delta"],
+                [
+                    "status",
+                    "customer",
+                    "period start",
+                    "period end",
+                    "currency",
+                    "legacy invoice",
+                    "invoice",
+                    "legacy total",
+                    "generated total",
+                    "delta",
+                ],
                 [tuple(_money(v) for v in r) for r in rows],
             )
             if rows
@@ -88,8 +98,19 @@ def write_report(run: RunResult, path: Path) -> Path:
             "differ (a pricing cause); `missing`: one side has no such line.",
             "",
             _table(
-                ["status", "cause", "customer", "period start", "currency", "product",
-                 "legacy qty", "generated qty", "legacy amount", "generated amount", "delta"],
+                [
+                    "status",
+                    "cause",
+                    "customer",
+                    "period start",
+                    "currency",
+                    "product",
+                    "legacy qty",
+                    "generated qty",
+                    "legacy amount",
+                    "generated amount",
+                    "delta",
+                ],
                 [tuple(_money(v) for v in r) for r in rows],
             )
             if rows

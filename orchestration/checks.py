@@ -1,6 +1,5 @@
 """Great Expectations suites as blocking asset checks: the sign-off gate."""
 
-
 import datetime as dt
 
 import dagster as dg

@@ -4,7 +4,6 @@ One ``@dbt_assets`` definition per roadmap stage, selected by the stage's dbt ta
 stage is one dbt invocation (dbt start-up costs seconds; STACK.md).
 """
 
-
 import importlib.metadata
 import os
 import subprocess
@@ -56,8 +55,15 @@ def ensure_manifest() -> Path:
         return manifest
     dbt = Path(sys.executable).with_name("dbt")
     result = subprocess.run(
-        [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        [
+            str(dbt),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -4,12 +4,11 @@ Point ``GOLIVE_PLAN`` at a plan and ``GOLIVE_WAREHOUSE`` at a warehouse URL (def
 DuckDB file ``golive.duckdb`` in the working folder), then ``dagster dev``.
 """
 
-
 import dagster as dg
 
 from orchestration.dbt import dbt_resource
 from orchestration.resources import AlertsResource, PlanResource, WarehouseResource
-from orchestration.schedules import nightly_usage_refresh, onboarding_job
+from orchestration.schedules import nightly_usage_refresh, nightly_usage_refresh_job, onboarding_job
 from orchestration.sensors import alert_on_failure
 from orchestration.stages import (
     billing,
@@ -21,8 +20,9 @@ from orchestration.stages import (
 )
 
 
-def resources(plan_path: str | None = None, warehouse_url: str | None = None,
-              alert_urls: str | None = None) -> dict:
+def resources(
+    plan_path: str | None = None, warehouse_url: str | None = None, alert_urls: str | None = None
+) -> dict:
     """The resources by key; unset values are read from the environment at run time."""
     return {
         "plan": PlanResource(path=plan_path),
@@ -42,7 +42,7 @@ def build_definitions(**resource_args) -> dg.Definitions:
         parallel_test.defs,
         production_migration.defs,
         dg.Definitions(
-            jobs=[onboarding_job],
+            jobs=[onboarding_job, nightly_usage_refresh_job],
             schedules=[nightly_usage_refresh],
             sensors=[alert_on_failure],
             resources=resources(**resource_args),

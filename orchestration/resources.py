@@ -4,7 +4,6 @@ Nothing here reads the environment at import time: ``GOLIVE_PLAN``, ``GOLIVE_WAR
 ``GOLIVE_ALERT_URLS`` are read when a run starts, unless the resource was given a value.
 """
 
-
 import os
 from functools import cached_property
 

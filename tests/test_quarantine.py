@@ -80,13 +80,19 @@ def test_bad_rows_are_quarantined_with_their_reason(tmp_path, warehouse_url):
     assert counts == {"loaded": 1410 + 2, "duplicate": 1, "quarantined": len(BAD_EVENTS) - 3}
     meta = run.stages[1].metadata["sandbox/usage_event_counts"]
     assert (meta["received"], meta["loaded"], meta["duplicates"], meta["quarantined"]) == (
-        received, 1412, 1, len(BAD_EVENTS) - 3
+        received,
+        1412,
+        1,
+        len(BAD_EVENTS) - 3,
     )
 
     # -01:00 converted: the event is on 1 September UTC, billed in K_TZ's first period
-    assert [tuple(map(str, r)) for r in wh.query(
-        "select period_start, value from sandbox.usage_aggregates where contract_id = 'K_TZ'"
-    )] == [("2026-09-01", "7.0000000000")]
+    assert [
+        tuple(map(str, r))
+        for r in wh.query(
+            "select period_start, value from sandbox.usage_aggregates where contract_id = 'K_TZ'"
+        )
+    ] == [("2026-09-01", "7.0000000000")]
     # usage before the contract starts is reported, never billed
     assert wh.query("select event_id, reason from sandbox.usage_unbilled") == [
         ("early", "outside_contract_dates")

@@ -79,7 +79,8 @@ def test_failing_signoff_holds_migration_and_alerts(tmp_path, receiver, monkeypa
         "max_quarantined_event_ratio": True,
         "min_invoice_match_rate": False,
     }
-    assert wh.scalar("select observed from sandbox.signoff where criterion = 'max_abs_total_delta'") == "5"
+    delta = "select observed from sandbox.signoff where criterion = 'max_abs_total_delta'"
+    assert wh.scalar(delta) == "5"
     assert not wh.table_exists("production", "invoices")  # nothing promoted
 
     # the command line alerted once, through apprise, to the local receiver

@@ -49,7 +49,11 @@ def _invoices(url: str, schema: str = "sandbox") -> dict:
 def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse_url):
     run = run_stages(PLAN, warehouse_url)
     assert [s.stage for s in run.stages if s.success] == [
-        "discovery", "sandbox_load", "metering", "billing", "parallel_test",
+        "discovery",
+        "sandbox_load",
+        "metering",
+        "billing",
+        "parallel_test",
         "production_migration",
     ], [s.error for s in run.stages]
 

@@ -49,42 +49,86 @@ _DAY_MS = 86_400_000
 METRICS: list[dict[str, Any]] = [
     {"id": "api_calls", "event_name": "api_call", "aggregation": "count"},
     {"id": "storage_gb", "event_name": "storage", "aggregation": "max", "property": "gb"},
-    {"id": "compute_seconds", "event_name": "compute", "aggregation": "sum",
-     "property": "seconds"},
-    {"id": "active_users", "event_name": "login", "aggregation": "count_distinct",
-     "property": "user_id"},
+    {"id": "compute_seconds", "event_name": "compute", "aggregation": "sum", "property": "seconds"},
+    {
+        "id": "active_users",
+        "event_name": "login",
+        "aggregation": "count_distinct",
+        "property": "user_id",
+    },
     {"id": "messages", "event_name": "message", "aggregation": "sum", "property": "count"},
-    {"id": "devices", "event_name": "device_report", "aggregation": "latest",
-     "property": "devices"},
+    {
+        "id": "devices",
+        "event_name": "device_report",
+        "aggregation": "latest",
+        "property": "devices",
+    },
     # Tracked for the customer success team, never priced.
     {"id": "latency_ms", "event_name": "api_call", "aggregation": "avg", "property": "ms"},
-    {"id": "min_battery", "event_name": "device_report", "aggregation": "min",
-     "property": "pct"},
+    {"id": "min_battery", "event_name": "device_report", "aggregation": "min", "property": "pct"},
 ]
 
 PRODUCTS: list[dict[str, Any]] = [
-    {"id": "platform", "name": "Platform fee",
-     "pricing": {"model": "flat_fee", "amount": "500.00"}},
-    {"id": "api", "name": "API requests", "metric": "api_calls",
-     "pricing": {"model": "tiered", "tiers": [
-         {"up_to": 50, "unit_price": "0.40"},
-         {"up_to": 250, "unit_price": "0.30"},
-         {"up_to": None, "unit_price": "0.20"}]}},
-    {"id": "storage", "name": "Storage (peak GB)", "metric": "storage_gb",
-     "pricing": {"model": "volume", "tiers": [
-         {"up_to": 100, "unit_price": "0.300"},
-         {"up_to": 500, "unit_price": "0.250"},
-         {"up_to": None, "unit_price": "0.200"}]}},
-    {"id": "compute", "name": "Compute (per 1,000 s)", "metric": "compute_seconds",
-     "pricing": {"model": "per_unit", "unit_size": 1000, "unit_price": "4.50"}},
-    {"id": "seats", "name": "Active users", "metric": "active_users",
-     "pricing": {"model": "per_unit", "unit_price": "12.00"}},
-    {"id": "messaging", "name": "Messages (packs of 100)", "metric": "messages",
-     "pricing": {"model": "package", "package_size": 100, "package_price": "1.50"}},
-    {"id": "devices", "name": "Managed devices", "metric": "devices",
-     "pricing": {"model": "per_unit", "unit_price": "3.00"}},
-    {"id": "support", "name": "Premium support",
-     "pricing": {"model": "flat_fee", "amount": "150.00"}},
+    {
+        "id": "platform",
+        "name": "Platform fee",
+        "pricing": {"model": "flat_fee", "amount": "500.00"},
+    },
+    {
+        "id": "api",
+        "name": "API requests",
+        "metric": "api_calls",
+        "pricing": {
+            "model": "tiered",
+            "tiers": [
+                {"up_to": 50, "unit_price": "0.40"},
+                {"up_to": 250, "unit_price": "0.30"},
+                {"up_to": None, "unit_price": "0.20"},
+            ],
+        },
+    },
+    {
+        "id": "storage",
+        "name": "Storage (peak GB)",
+        "metric": "storage_gb",
+        "pricing": {
+            "model": "volume",
+            "tiers": [
+                {"up_to": 100, "unit_price": "0.300"},
+                {"up_to": 500, "unit_price": "0.250"},
+                {"up_to": None, "unit_price": "0.200"},
+            ],
+        },
+    },
+    {
+        "id": "compute",
+        "name": "Compute (per 1,000 s)",
+        "metric": "compute_seconds",
+        "pricing": {"model": "per_unit", "unit_size": 1000, "unit_price": "4.50"},
+    },
+    {
+        "id": "seats",
+        "name": "Active users",
+        "metric": "active_users",
+        "pricing": {"model": "per_unit", "unit_price": "12.00"},
+    },
+    {
+        "id": "messaging",
+        "name": "Messages (packs of 100)",
+        "metric": "messages",
+        "pricing": {"model": "package", "package_size": 100, "package_price": "1.50"},
+    },
+    {
+        "id": "devices",
+        "name": "Managed devices",
+        "metric": "devices",
+        "pricing": {"model": "per_unit", "unit_price": "3.00"},
+    },
+    {
+        "id": "support",
+        "name": "Premium support",
+        "pricing": {"model": "flat_fee", "amount": "150.00"},
+    },
 ]
 
 SIGNOFF = {
@@ -99,8 +143,14 @@ SIGNOFF = {
 EVENT_NAMES = ["api_call", "storage", "compute", "login", "message", "device_report"]
 API, STORAGE, COMPUTE, LOGIN, MESSAGE, DEVICE = range(6)
 # Which product makes a customer emit which event type (more of it when subscribed).
-_PRODUCT_EVENT = {"api": API, "storage": STORAGE, "compute": COMPUTE, "seats": LOGIN,
-                  "messaging": MESSAGE, "devices": DEVICE}
+_PRODUCT_EVENT = {
+    "api": API,
+    "storage": STORAGE,
+    "compute": COMPUTE,
+    "seats": LOGIN,
+    "messaging": MESSAGE,
+    "devices": DEVICE,
+}
 _BASE_EVENT_WEIGHT = np.array([1.0, 0.1, 0.2, 0.6, 0.1, 0.1])
 _SUBSCRIBED_EVENT_WEIGHT = np.array([4.0, 0.5, 2.0, 2.5, 1.5, 1.0])
 
@@ -111,8 +161,7 @@ CHANNELS = ["email", "sms", "push"]
 _OFFSETS = [("Z", 0), ("+02:00", 120), ("-05:00", -300), ("+05:30", 330), ("+09:00", 540)]
 _OFFSET_P = [0.88, 0.04, 0.04, 0.02, 0.02]
 
-BAD_TIMESTAMPS = ["2026-13-45T99:00:00Z", "yesterday", "2026-02-30T10:00:00Z",
-                  "not-a-timestamp"]
+BAD_TIMESTAMPS = ["2026-13-45T99:00:00Z", "yesterday", "2026-02-30T10:00:00Z", "not-a-timestamp"]
 # (event name, properties) with a non-numeric value where a sum/min/max/avg metric reads.
 NON_NUMERIC = [
     ("compute", '{"seconds": "lots", "region": "eu-west-1"}'),
@@ -129,11 +178,49 @@ _COUNTRIES = {
     "GBP": [("GB", ["20", ""])],
     "JPY": [("JP", ["10"])],
 }
-_NAME_A = ["Blue", "Bright", "Cedar", "Delta", "Ember", "Falcon", "Granite", "Harbor", "Iris",
-           "Juniper", "Keystone", "Lumen", "Maple", "Nimbus", "Orchid", "Pioneer", "Quartz",
-           "River", "Summit", "Tidal", "Umber", "Vertex", "Willow", "Zenith"]
-_NAME_B = ["Analytics", "Logistics", "Health", "Retail", "Labs", "Systems", "Foods", "Energy",
-           "Media", "Robotics", "Finance", "Travel", "Studios", "Networks", "Works"]
+_NAME_A = [
+    "Blue",
+    "Bright",
+    "Cedar",
+    "Delta",
+    "Ember",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Keystone",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Orchid",
+    "Pioneer",
+    "Quartz",
+    "River",
+    "Summit",
+    "Tidal",
+    "Umber",
+    "Vertex",
+    "Willow",
+    "Zenith",
+]
+_NAME_B = [
+    "Analytics",
+    "Logistics",
+    "Health",
+    "Retail",
+    "Labs",
+    "Systems",
+    "Foods",
+    "Energy",
+    "Media",
+    "Robotics",
+    "Finance",
+    "Travel",
+    "Studios",
+    "Networks",
+    "Works",
+]
 _NAME_C = ["Inc.", "LLC", "GmbH", "Ltd", "SAS", "BV", "KK", "Co."]
 
 
@@ -208,8 +295,9 @@ def generate_company(
     }
 
 
-def _total_delta(invoices: list[rb.Invoice], legacy: list[tuple[str, rb.Invoice]]
-                 ) -> dict[str, str]:
+def _total_delta(
+    invoices: list[rb.Invoice], legacy: list[tuple[str, rb.Invoice]]
+) -> dict[str, str]:
     """Per currency, sum of correct totals minus sum of legacy totals over the window."""
     delta: dict[str, Decimal] = {}
     for inv in invoices:
@@ -284,9 +372,13 @@ def _make_company(rng: np.random.Generator, n: int) -> _Company:
         end = None
         r = rng.random()
         if r < 0.10:
-            lo, hi = ((date(2025, 6, 1), date(2026, 8, 31)) if r < 0.04
-                      else (date(2026, 9, 1), date(2026, 10, 31)) if r < 0.07
-                      else (date(2027, 1, 1), date(2027, 12, 31)))
+            lo, hi = (
+                (date(2025, 6, 1), date(2026, 8, 31))
+                if r < 0.04
+                else (date(2026, 9, 1), date(2026, 10, 31))
+                if r < 0.07
+                else (date(2027, 1, 1), date(2027, 12, 31))
+            )
             if start <= hi:
                 end = _random_date(rng, max(start, lo), hi)
 
@@ -305,30 +397,34 @@ def _make_company(rng: np.random.Generator, n: int) -> _Company:
         seconds = int(rng.integers(0, 86_400))
         name = f"{_pick(rng, _NAME_A)} {_pick(rng, _NAME_B)} {_pick(rng, _NAME_C)}"
         slug = name.split()[0].lower() + name.split()[1].lower()
-        customers.append({
-            "customer_id": customer_id,
-            "name": name,
-            "email": f"billing@{slug}{i + 1}.example.com",
-            "country": country,
-            "currency": currency,
-            "tax_rate_percent": tax,
-            "created_at": f"{created.isoformat()}T{seconds // 3600:02d}:"
-                          f"{seconds // 60 % 60:02d}:{seconds % 60:02d}Z",
-        })
+        customers.append(
+            {
+                "customer_id": customer_id,
+                "name": name,
+                "email": f"billing@{slug}{i + 1}.example.com",
+                "country": country,
+                "currency": currency,
+                "tax_rate_percent": tax,
+                "created_at": f"{created.isoformat()}T{seconds // 3600:02d}:"
+                f"{seconds // 60 % 60:02d}:{seconds % 60:02d}Z",
+            }
+        )
         customer_tax.append(rb.to_decimal(tax))
-        contracts.append(rb.Contract(
-            contract_id=f"K{i + 1:05d}",
-            customer_id=customer_id,
-            currency=currency,
-            start_date=start,
-            billing_period=cadence,
-            end_date=end,
-            billing_anchor_date=anchor,
-            discount_percent=rb.to_decimal(discount),
-            minimum_commitment=rb.to_decimal(minimum),
-            prepaid_credit=rb.to_decimal(prepaid),
-            tax_rate_percent=rb.to_decimal(contract_tax),
-        ))
+        contracts.append(
+            rb.Contract(
+                contract_id=f"K{i + 1:05d}",
+                customer_id=customer_id,
+                currency=currency,
+                start_date=start,
+                billing_period=cadence,
+                end_date=end,
+                billing_anchor_date=anchor,
+                discount_percent=rb.to_decimal(discount),
+                minimum_commitment=rb.to_decimal(minimum),
+                prepaid_credit=rb.to_decimal(prepaid),
+                tax_rate_percent=rb.to_decimal(contract_tax),
+            )
+        )
 
         k = int(rng.integers(1, 6))  # 1-5 products besides the platform fee
         chosen = set(rng.choice(len(optional), size=k, replace=False, p=optional_p).tolist())
@@ -343,8 +439,14 @@ def _make_company(rng: np.random.Generator, n: int) -> _Company:
     return _Company(customers, contracts, all_lines, customer_tax)
 
 
-_FREE_UNITS = {"api": ["25", "100"], "storage": ["10", "50"], "compute": ["1000", "2500.5"],
-               "seats": ["2", "5"], "messaging": ["100", "250"], "devices": ["5", "10"]}
+_FREE_UNITS = {
+    "api": ["25", "100"],
+    "storage": ["10", "50"],
+    "compute": ["1000", "2500.5"],
+    "seats": ["2", "5"],
+    "messaging": ["100", "250"],
+    "devices": ["5", "10"],
+}
 
 
 def _flat_line(rng: np.random.Generator, product_id: str) -> rb.ContractLine:
@@ -356,8 +458,7 @@ def _flat_line(rng: np.random.Generator, product_id: str) -> rb.ContractLine:
         product_id=product_id,
         quantity=rb.to_decimal(quantity),
         billing_timing=_pick(rng, [None, "advance", "arrears"], [0.7, 0.15, 0.15]),
-        discount_percent=rb.to_decimal(_pick(rng, ["10", "20"])) if rng.random() < 0.08
-        else None,
+        discount_percent=rb.to_decimal(_pick(rng, ["10", "20"])) if rng.random() < 0.08 else None,
     )
 
 
@@ -366,13 +467,17 @@ def _usage_line(rng: np.random.Generator, product_id: str) -> rb.ContractLine:
         product_id=product_id,
         billing_timing="arrears" if rng.random() < 0.05 else None,
         free_units=rb.to_decimal(_pick(rng, _FREE_UNITS[product_id]))
-        if rng.random() < 0.25 else None,
+        if rng.random() < 0.25
+        else None,
         discount_percent=rb.to_decimal(_pick(rng, ["5", "10", "15", "12.5"]))
-        if rng.random() < 0.10 else None,
+        if rng.random() < 0.10
+        else None,
         discount_amount=rb.to_decimal(_pick(rng, ["2.50", "5", "10"]))
-        if rng.random() < 0.05 else None,
+        if rng.random() < 0.05
+        else None,
         minimum_commitment=rb.to_decimal(_pick(rng, ["10", "25", "50"]))
-        if rng.random() < 0.08 else None,
+        if rng.random() < 0.08
+        else None,
     )
 
 
@@ -432,8 +537,7 @@ class _Timestamps:
         )
 
 
-def _properties(etype: np.ndarray, v: np.ndarray, v2: np.ndarray, quoted: np.ndarray
-                ) -> pa.Array:
+def _properties(etype: np.ndarray, v: np.ndarray, v2: np.ndarray, quoted: np.ndarray) -> pa.Array:
     """The JSON ``properties`` of each event, built per event type with string kernels."""
     pieces = []
     endpoints, regions, channels = pa.array(ENDPOINTS), pa.array(REGIONS), pa.array(CHANNELS)
@@ -444,18 +548,25 @@ def _properties(etype: np.ndarray, v: np.ndarray, v2: np.ndarray, quoted: np.nda
         a, b = v[idx], v2[idx]
         q = pa.array(np.where(quoted[idx], '"', ""))
         if t == API:
-            s = _join('{"endpoint": "', endpoints.take(pa.array(b)), '", "ms": ',
-                      _decimal_text(a, 1), "}")
+            s = _join(
+                '{"endpoint": "', endpoints.take(pa.array(b)), '", "ms": ', _decimal_text(a, 1), "}"
+            )
         elif t == STORAGE:
             s = _join('{"gb": ', q, _decimal_text(a, 3), q, "}")
         elif t == COMPUTE:
-            s = _join('{"seconds": ', q, _decimal_text(a, 3), q, ', "region": "',
-                      regions.take(pa.array(b)), '"}')
+            s = _join(
+                '{"seconds": ',
+                q,
+                _decimal_text(a, 3),
+                q,
+                ', "region": "',
+                regions.take(pa.array(b)),
+                '"}',
+            )
         elif t == LOGIN:
             s = _join('{"user_id": "usr_', pc.utf8_lpad(_str(a), 4, "0"), '"}')
         elif t == MESSAGE:
-            s = _join('{"count": ', _str(a), ', "channel": "', channels.take(pa.array(b)),
-                      '"}')
+            s = _join('{"count": ', _str(a), ', "channel": "', channels.take(pa.array(b)), '"}')
         else:
             s = _join('{"devices": ', _str(a), ', "pct": ', _str(b), "}")
         pieces.append((idx, s))
@@ -485,8 +596,15 @@ def _make_usage(
     # Each customer emits events from a few days before its contract starts until a few days
     # after it ends, so that some usage falls outside the contract and is reported, not billed.
     start_ms = np.array([_day(c.start_date) for c in company.contracts]) * _DAY_MS
-    end_ms = np.array([_day(c.end_date) + 1 if c.end_date else _day(date(2100, 1, 1))
-                       for c in company.contracts]) * _DAY_MS
+    end_ms = (
+        np.array(
+            [
+                _day(c.end_date) + 1 if c.end_date else _day(date(2100, 1, 1))
+                for c in company.contracts
+            ]
+        )
+        * _DAY_MS
+    )
     lo = np.maximum(start_ms - 5 * _DAY_MS, _day(USAGE_START) * _DAY_MS)
     hi = np.minimum(end_ms + 10 * _DAY_MS, _day(USAGE_END) * _DAY_MS)
     span = np.maximum(hi - lo, 0)
@@ -522,24 +640,34 @@ def _make_usage(
     offset = rng.choice(len(_OFFSETS), size=n_clean, p=_OFFSET_P)
 
     # Main value (v) and secondary value (v2) of every type, then the one of each event's type.
-    window_frac = (ts - _day(USAGE_START) * _DAY_MS) / ((_day(USAGE_END) - _day(USAGE_START))
-                                                         * _DAY_MS)
+    window_frac = (ts - _day(USAGE_START) * _DAY_MS) / (
+        (_day(USAGE_END) - _day(USAGE_START)) * _DAY_MS
+    )
     ms_tenths = np.round(rng.lognormal(np.log(120.0), 0.7, n_clean) * 10).astype(np.int64)
     ms_tenths = np.where(rng.random(n_clean) < 0.7, ms_tenths // 10 * 10, ms_tenths)
-    gb_milli = (storage_base[cust] * (1 + storage_growth[cust] * window_frac)
-                * rng.uniform(0.97, 1.03, n_clean) * 1000).astype(np.int64)
+    gb_milli = (
+        storage_base[cust]
+        * (1 + storage_growth[cust] * window_frac)
+        * rng.uniform(0.97, 1.03, n_clean)
+        * 1000
+    ).astype(np.int64)
     gb_milli = np.where(rng.random(n_clean) < 0.5, gb_milli // 100 * 100, gb_milli)
     sec_milli = (rng.lognormal(np.log(compute_scale[cust]), 0.8) * 1000).astype(np.int64) + 1
     sec_milli = np.where(rng.random(n_clean) < 0.3, sec_milli // 1000 * 1000 + 1000, sec_milli)
     user = (rng.random(n_clean) * user_pool[cust]).astype(np.int64)
     count = np.minimum(1 + rng.geometric(1 / 30, n_clean), 500).astype(np.int64)
     devices = np.maximum(0, device_base[cust] + rng.integers(-2, 3, n_clean)).astype(np.int64)
-    v = np.select([etype == API, etype == STORAGE, etype == COMPUTE, etype == LOGIN,
-                   etype == MESSAGE], [ms_tenths, gb_milli, sec_milli, user, count], devices)
+    v = np.select(
+        [etype == API, etype == STORAGE, etype == COMPUTE, etype == LOGIN, etype == MESSAGE],
+        [ms_tenths, gb_milli, sec_milli, user, count],
+        devices,
+    )
     pick = rng.integers(0, 100, n_clean)
-    v2 = np.select([etype == API, etype == COMPUTE, etype == MESSAGE, etype == DEVICE],
-                   [pick % len(ENDPOINTS), pick % len(REGIONS), pick % len(CHANNELS), pick + 1],
-                   0).astype(np.int64)
+    v2 = np.select(
+        [etype == API, etype == COMPUTE, etype == MESSAGE, etype == DEVICE],
+        [pick % len(ENDPOINTS), pick % len(REGIONS), pick % len(CHANNELS), pick + 1],
+        0,
+    ).astype(np.int64)
     quoted = rng.random(n_clean) < 0.5
 
     n_fresh = 3 * per_kind
@@ -551,52 +679,77 @@ def _make_usage(
     def event_ids(numbers: np.ndarray) -> pa.Array:
         return _join("evt_", pc.utf8_lpad(_str(numbers), 10, "0"))
 
-    clean = pa.table({
-        "event_id": event_ids(ids[:n_clean]),
-        "customer_id": customer_ids.take(pa.array(cust)),
-        "event_name": event_names.take(pa.array(etype)),
-        "timestamp": stamps.format(ts, with_ms, offset),
-        "properties": _properties(etype, v, v2, quoted),
-    })
+    clean = pa.table(
+        {
+            "event_id": event_ids(ids[:n_clean]),
+            "customer_id": customer_ids.take(pa.array(cust)),
+            "event_name": event_names.take(pa.array(etype)),
+            "timestamp": stamps.format(ts, with_ms, offset),
+            "properties": _properties(etype, v, v2, quoted),
+        }
+    )
 
     # Bad rows, each with exactly one defect, built from randomly chosen clean rows.
     chosen = rng.choice(n_clean, size=5 * per_kind, replace=False)
     dup, conflict, unknown, bad_ts, non_numeric = np.split(chosen, 5)
     fresh = event_ids(ids[n_clean:])
     conflicting = clean.take(pa.array(conflict)).set_column(
-        4, "properties",
-        _properties(etype[conflict], v[conflict] + np.where(etype[conflict] == API, 10, 1),
-                    v2[conflict], quoted[conflict]),
+        4,
+        "properties",
+        _properties(
+            etype[conflict],
+            v[conflict] + np.where(etype[conflict] == API, 10, 1),
+            v2[conflict],
+            quoted[conflict],
+        ),
     )
-    unknown_rows = clean.take(pa.array(unknown)).set_column(
-        0, "event_id", fresh[:per_kind]
-    ).set_column(
-        1, "customer_id", pa.array([f"C9{int(x):04d}" for x in rng.integers(0, 10_000,
-                                                                            per_kind)])
+    unknown_rows = (
+        clean.take(pa.array(unknown))
+        .set_column(0, "event_id", fresh[:per_kind])
+        .set_column(
+            1,
+            "customer_id",
+            pa.array([f"C9{int(x):04d}" for x in rng.integers(0, 10_000, per_kind)]),
+        )
     )
-    bad_ts_rows = clean.take(pa.array(bad_ts)).set_column(
-        0, "event_id", fresh[per_kind:2 * per_kind]
-    ).set_column(3, "timestamp", pa.array([BAD_TIMESTAMPS[i % len(BAD_TIMESTAMPS)]
-                                           for i in range(per_kind)]))
+    bad_ts_rows = (
+        clean.take(pa.array(bad_ts))
+        .set_column(0, "event_id", fresh[per_kind : 2 * per_kind])
+        .set_column(
+            3,
+            "timestamp",
+            pa.array([BAD_TIMESTAMPS[i % len(BAD_TIMESTAMPS)] for i in range(per_kind)]),
+        )
+    )
     nn = [NON_NUMERIC[i % len(NON_NUMERIC)] for i in range(per_kind)]
-    non_numeric_rows = clean.take(pa.array(non_numeric)).set_column(
-        0, "event_id", fresh[2 * per_kind:]
-    ).set_column(2, "event_name", pa.array([name for name, _ in nn])).set_column(
-        4, "properties", pa.array([props for _, props in nn])
+    non_numeric_rows = (
+        clean.take(pa.array(non_numeric))
+        .set_column(0, "event_id", fresh[2 * per_kind :])
+        .set_column(2, "event_name", pa.array([name for name, _ in nn]))
+        .set_column(4, "properties", pa.array([props for _, props in nn]))
     )
-    bad = pa.concat_tables([clean.take(pa.array(dup)), conflicting, unknown_rows, bad_ts_rows,
-                            non_numeric_rows])
-    bad_rows = {"duplicate": per_kind, "conflicting_event_id": per_kind,
-                "unknown_customer": per_kind, "unparseable_timestamp": per_kind,
-                "non_numeric_property": per_kind}
+    bad = pa.concat_tables(
+        [clean.take(pa.array(dup)), conflicting, unknown_rows, bad_ts_rows, non_numeric_rows]
+    )
+    bad_rows = {
+        "duplicate": per_kind,
+        "conflicting_event_id": per_kind,
+        "unknown_customer": per_kind,
+        "unparseable_timestamp": per_kind,
+        "non_numeric_property": per_kind,
+    }
 
     # Bad rows land at random places among the time-ordered clean rows.
-    position = np.concatenate([np.arange(n_clean) * 2,
-                               rng.integers(0, n_clean + 1, bad.num_rows) * 2 - 1])
+    position = np.concatenate(
+        [np.arange(n_clean) * 2, rng.integers(0, n_clean + 1, bad.num_rows) * 2 - 1]
+    )
     table = pa.concat_tables([clean, bad]).take(pa.array(np.argsort(position, kind="stable")))
     for part, first in enumerate(range(0, table.num_rows, ROWS_PER_FILE)):
-        pq.write_table(table.slice(first, ROWS_PER_FILE),
-                       usage_dir / f"part-{part:03d}.parquet", compression="zstd")
+        pq.write_table(
+            table.slice(first, ROWS_PER_FILE),
+            usage_dir / f"part-{part:03d}.parquet",
+            compression="zstd",
+        )
 
     billed = np.ones(n_clean, dtype=bool)
     billed[conflict] = False
@@ -613,8 +766,9 @@ def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], 
     owner: list[int] = []
     period_start: list[date] = []
     for i, c in enumerate(company.contracts):
-        for p in rb.periods(c.start_date, c.end_date, c.billing_anchor_date, c.billing_period,
-                            AS_OF):
+        for p in rb.periods(
+            c.start_date, c.end_date, c.billing_anchor_date, c.billing_period, AS_OF
+        ):
             if p.end > USAGE_START:
                 starts.append(_day(p.start) * _DAY_MS)
                 ends.append(_day(p.end) * _DAY_MS)
@@ -638,8 +792,15 @@ def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], 
     ok = np.flatnonzero(covered & (pos >= 0))
     ok = ok[(p_owner[pos[ok]] == usage.cust[ok]) & (usage.ts[ok] < p_end[pos[ok]])]
 
-    df = pd.DataFrame({"pid": pos[ok], "etype": usage.etype[ok], "v": usage.v[ok],
-                       "ts": usage.ts[ok], "id": usage.ids[ok]})
+    df = pd.DataFrame(
+        {
+            "pid": pos[ok],
+            "etype": usage.etype[ok],
+            "v": usage.v[ok],
+            "ts": usage.ts[ok],
+            "id": usage.ids[ok],
+        }
+    )
     by_type = {t: df[df["etype"] == t] for t in range(len(EVENT_NAMES))}
     values: dict[str, pd.Series] = {
         "api_calls": by_type[API].groupby("pid").size(),
@@ -659,16 +820,20 @@ def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], 
     return result
 
 
-def _bill(company: _Company, products: dict[str, rb.Product], usage: _Usage
-          ) -> list[rb.Invoice]:
+def _bill(company: _Company, products: dict[str, rb.Product], usage: _Usage) -> list[rb.Invoice]:
     """The correct invoices of the parallel-test window, ordered for numbering."""
     quantities = _aggregate(company, usage)
     invoices: list[rb.Invoice] = []
     for i, contract in enumerate(company.contracts):
-        for invoice in rb.bill_contract(contract, company.lines[i], products, quantities[i],
-                                        as_of=AS_OF,
-                                        customer_tax_rate_percent=company.customer_tax[i],
-                                        since=WINDOW_FROM):
+        for invoice in rb.bill_contract(
+            contract,
+            company.lines[i],
+            products,
+            quantities[i],
+            as_of=AS_OF,
+            customer_tax_rate_percent=company.customer_tax[i],
+            since=WINDOW_FROM,
+        ):
             if WINDOW_FROM < invoice.period_end <= WINDOW_TO:
                 invoices.append(invoice)
     invoices.sort(key=lambda inv: (inv.period_end, inv.period_start, inv.customer_id))
@@ -698,17 +863,25 @@ def _inject(
     order = rng.permutation(len(numbered)).tolist()
 
     def record(kind: str, inv: rb.Invoice, product_id: str, legacy: str, true: str) -> None:
-        injected.append({
-            "kind": kind, "customer_id": inv.customer_id, "contract_id": inv.contract_id,
-            "period_start": inv.period_start.isoformat(),
-            "period_end": inv.period_end.isoformat(), "currency": inv.currency,
-            "product_id": product_id, "legacy_value": legacy, "true_value": true,
-        })
+        injected.append(
+            {
+                "kind": kind,
+                "customer_id": inv.customer_id,
+                "contract_id": inv.contract_id,
+                "period_start": inv.period_start.isoformat(),
+                "period_end": inv.period_end.isoformat(),
+                "currency": inv.currency,
+                "product_id": product_id,
+                "legacy_value": legacy,
+                "true_value": true,
+            }
+        )
 
     # missing_in_legacy: small invoices first (a partial last period), else prepaid-covered.
     usd = [i for i in order if numbered[i][1].currency == "USD"]
-    small = sorted((i for i in usd if 0 < numbered[i][1].total <= 30),
-                   key=lambda i: numbered[i][1].total)
+    small = sorted(
+        (i for i in usd if 0 < numbered[i][1].total <= 30), key=lambda i: numbered[i][1].total
+    )
     zero = [i for i in usd if numbered[i][1].total == 0]
     forgotten = (small + zero)[:2]
     for i in forgotten:
@@ -732,11 +905,17 @@ def _inject(
     for delta in (Decimal("7.13"), Decimal("3.49"), Decimal("-2.18")):
         for i, line in candidates:
             if line.amount + delta >= 0:
-                numbered[i] = (numbered[i][0], _replace_line(company, numbered[i][1], line,
-                                                            amount=line.amount + delta))
-                record("price", numbered[i][1], line.product_id,
-                       rb.format_amount(line.amount + delta, "USD"),
-                       rb.format_amount(line.amount, "USD"))
+                numbered[i] = (
+                    numbered[i][0],
+                    _replace_line(company, numbered[i][1], line, amount=line.amount + delta),
+                )
+                record(
+                    "price",
+                    numbered[i][1],
+                    line.product_id,
+                    rb.format_amount(line.amount + delta, "USD"),
+                    rb.format_amount(line.amount, "USD"),
+                )
                 break
 
     quantity_errors = 0
@@ -750,21 +929,30 @@ def _inject(
         # The legacy metering over-counts a little: a few percent, at least one unit.
         bump = (q * Decimal("0.04")).quantize(Decimal("0.001") if q % 1 else Decimal(1))
         wrong = q + max(bump, Decimal(1))
-        rated = rb.rate_contract_line(company.contracts[contract_index], c_line,
-                                      products[line.product_id], inv.period, {}, line.line_no,
-                                      quantity=wrong)
+        rated = rb.rate_contract_line(
+            company.contracts[contract_index],
+            c_line,
+            products[line.product_id],
+            inv.period,
+            {},
+            line.line_no,
+            quantity=wrong,
+        )
         # Only a change the parallel test must see, and small enough to keep the totals close.
         if not Decimal("0.50") <= abs(rated.amount - line.amount) <= 12:
             continue
         numbered[i] = (numbered[i][0], _replace_line(company, inv, line, line=rated))
         quantity_errors += 1
-        record("quantity", inv, line.product_id, rb.format_quantity(wrong),
-               rb.format_quantity(q))
+        record("quantity", inv, line.product_id, rb.format_quantity(wrong), rb.format_quantity(q))
 
-    missing = {(x["contract_id"], x["period_start"]) for x in injected
-               if x["kind"] == "missing_in_legacy"}
-    legacy = [(n, inv) for n, inv in numbered
-              if (inv.contract_id, inv.period_start.isoformat()) not in missing]
+    missing = {
+        (x["contract_id"], x["period_start"]) for x in injected if x["kind"] == "missing_in_legacy"
+    }
+    legacy = [
+        (n, inv)
+        for n, inv in numbered
+        if (inv.contract_id, inv.period_start.isoformat()) not in missing
+    ]
     return legacy, injected
 
 
@@ -777,19 +965,20 @@ def _replace_line(
     line: rb.InvoiceLine | None = None,
 ) -> rb.Invoice:
     """The invoice with one product line changed and its totals and journal recomputed."""
-    new = line or rb.InvoiceLine(old.line_no, old.product_id, old.quantity,
-                                 old.billable_quantity, amount, old.account)
+    new = line or rb.InvoiceLine(
+        old.line_no, old.product_id, old.quantity, old.billable_quantity, amount, old.account
+    )
     lines = [new if x.line_no == old.line_no else x for x in invoice.lines if x.is_product]
     contract = next(c for c in company.contracts if c.contract_id == invoice.contract_id)
-    return rb.build_invoice(contract, invoice.period, lines,
-                            tax_rate_percent=invoice.tax_rate_percent)
+    return rb.build_invoice(
+        contract, invoice.period, lines, tax_rate_percent=invoice.tax_rate_percent
+    )
 
 
 # ---------------------------------------------------------------------------- writing
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list[str]] | list[dict[str, str]]
-               ) -> None:
+def _write_csv(path: Path, header: list[str], rows: list[list[str]] | list[dict[str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         if rows and isinstance(rows[0], dict):
             writer: Any = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
@@ -811,48 +1000,126 @@ def _text(value: Any) -> str:
 
 
 def _write_master_data(data_dir: Path, company: _Company) -> None:
-    _write_csv(data_dir / "customers.csv",
-               ["customer_id", "name", "email", "country", "currency", "tax_rate_percent",
-                "created_at"], company.customers)
-    contract_cols = ["contract_id", "customer_id", "start_date", "end_date", "currency",
-                     "billing_period", "billing_anchor_date", "discount_percent",
-                     "minimum_commitment", "prepaid_credit", "tax_rate_percent"]
-    _write_csv(data_dir / "contracts.csv", contract_cols,
-               [[_text(getattr(c, col)) for col in contract_cols] for c in company.contracts])
-    line_cols = ["product_id", "quantity", "billing_timing", "free_units", "discount_percent",
-                 "discount_amount", "minimum_commitment"]
-    _write_csv(data_dir / "contract_lines.csv", ["contract_id", *line_cols],
-               [[c.contract_id, *(_text(getattr(line, col)) for col in line_cols)]
-                for c, lines in zip(company.contracts, company.lines, strict=True)
-                for line in lines])
+    _write_csv(
+        data_dir / "customers.csv",
+        ["customer_id", "name", "email", "country", "currency", "tax_rate_percent", "created_at"],
+        company.customers,
+    )
+    contract_cols = [
+        "contract_id",
+        "customer_id",
+        "start_date",
+        "end_date",
+        "currency",
+        "billing_period",
+        "billing_anchor_date",
+        "discount_percent",
+        "minimum_commitment",
+        "prepaid_credit",
+        "tax_rate_percent",
+    ]
+    _write_csv(
+        data_dir / "contracts.csv",
+        contract_cols,
+        [[_text(getattr(c, col)) for col in contract_cols] for c in company.contracts],
+    )
+    line_cols = [
+        "product_id",
+        "quantity",
+        "billing_timing",
+        "free_units",
+        "discount_percent",
+        "discount_amount",
+        "minimum_commitment",
+    ]
+    _write_csv(
+        data_dir / "contract_lines.csv",
+        ["contract_id", *line_cols],
+        [
+            [c.contract_id, *(_text(getattr(line, col)) for col in line_cols)]
+            for c, lines in zip(company.contracts, company.lines, strict=True)
+            for line in lines
+        ],
+    )
 
 
-def _write_legacy(legacy_dir: Path, legacy: list[tuple[str, rb.Invoice]],
-                  injected: list[dict[str, str]]) -> None:
+def _write_legacy(
+    legacy_dir: Path, legacy: list[tuple[str, rb.Invoice]], injected: list[dict[str, str]]
+) -> None:
     invoices, lines, entries = [], [], []
     for invoice_id, inv in legacy:
         cur = inv.currency
-        invoices.append([invoice_id, inv.customer_id, inv.contract_id,
-                         inv.period_start.isoformat(), inv.period_end.isoformat(), cur,
-                         rb.format_amount(inv.subtotal, cur), rb.format_amount(inv.tax, cur),
-                         rb.format_amount(inv.total, cur)])
+        invoices.append(
+            [
+                invoice_id,
+                inv.customer_id,
+                inv.contract_id,
+                inv.period_start.isoformat(),
+                inv.period_end.isoformat(),
+                cur,
+                rb.format_amount(inv.subtotal, cur),
+                rb.format_amount(inv.tax, cur),
+                rb.format_amount(inv.total, cur),
+            ]
+        )
         for line in inv.lines:
-            lines.append([invoice_id, line.product_id, rb.format_quantity(line.quantity),
-                          rb.format_amount(line.amount, cur)])
+            lines.append(
+                [
+                    invoice_id,
+                    line.product_id,
+                    rb.format_quantity(line.quantity),
+                    rb.format_amount(line.amount, cur),
+                ]
+            )
         for entry in inv.journal:
-            entries.append([f"LJ-{len(entries) + 1:07d}", invoice_id, entry.account,
-                            rb.format_amount(entry.debit, cur),
-                            rb.format_amount(entry.credit, cur), cur])
-    _write_csv(legacy_dir / "invoices.csv",
-               ["invoice_id", "customer_id", "contract_id", "period_start", "period_end",
-                "currency", "subtotal", "tax", "total"], invoices)
-    _write_csv(legacy_dir / "invoice_lines.csv",
-               ["invoice_id", "product_id", "quantity", "amount"], lines)
-    _write_csv(legacy_dir / "journal_entries.csv",
-               ["entry_id", "invoice_id", "account", "debit", "credit", "currency"], entries)
-    _write_csv(legacy_dir / "injected_discrepancies.csv",
-               ["kind", "customer_id", "contract_id", "period_start", "period_end", "currency",
-                "product_id", "legacy_value", "true_value"], injected)
+            entries.append(
+                [
+                    f"LJ-{len(entries) + 1:07d}",
+                    invoice_id,
+                    entry.account,
+                    rb.format_amount(entry.debit, cur),
+                    rb.format_amount(entry.credit, cur),
+                    cur,
+                ]
+            )
+    _write_csv(
+        legacy_dir / "invoices.csv",
+        [
+            "invoice_id",
+            "customer_id",
+            "contract_id",
+            "period_start",
+            "period_end",
+            "currency",
+            "subtotal",
+            "tax",
+            "total",
+        ],
+        invoices,
+    )
+    _write_csv(
+        legacy_dir / "invoice_lines.csv", ["invoice_id", "product_id", "quantity", "amount"], lines
+    )
+    _write_csv(
+        legacy_dir / "journal_entries.csv",
+        ["entry_id", "invoice_id", "account", "debit", "credit", "currency"],
+        entries,
+    )
+    _write_csv(
+        legacy_dir / "injected_discrepancies.csv",
+        [
+            "kind",
+            "customer_id",
+            "contract_id",
+            "period_start",
+            "period_end",
+            "currency",
+            "product_id",
+            "legacy_value",
+            "true_value",
+        ],
+        injected,
+    )
 
 
 def _yaml_value(value: Any) -> str:
@@ -893,7 +1160,7 @@ def _plan_yaml() -> str:
     out.append("products:")
     for product in PRODUCTS:
         out.append(f"  - id: {product['id']}")
-        out.append(f"    name: \"{product['name']}\"")
+        out.append(f'    name: "{product["name"]}"')
         if "metric" in product:
             out.append(f"    metric: {product['metric']}")
         out.append("    pricing:")
@@ -901,8 +1168,10 @@ def _plan_yaml() -> str:
             if key == "tiers":
                 out.append("      tiers:")
                 for tier in value:
-                    out.append(f"        - {{up_to: {_yaml_value(tier['up_to'])}, "
-                               f"unit_price: {_yaml_value(tier['unit_price'])}}}")
+                    out.append(
+                        f"        - {{up_to: {_yaml_value(tier['up_to'])}, "
+                        f"unit_price: {_yaml_value(tier['unit_price'])}}}"
+                    )
             else:
                 out.append(f"      {key}: {_yaml_value(value)}")
     out.append("signoff:")

@@ -30,9 +30,25 @@ HUNDRED = Decimal(100)
 
 # ISO 4217 exponents of the currencies the demo uses, plus the usual exceptions to "2".
 _MINOR_UNITS = {
-    "USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "CAD": 2, "AUD": 2, "SEK": 2, "NOK": 2, "DKK": 2,
-    "JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0,
-    "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "VND": 0,
+    "BHD": 3,
+    "KWD": 3,
+    "JOD": 3,
+    "OMR": 3,
+    "TND": 3,
 }
 
 CADENCE_MONTHS = {"P1M": 1, "P3M": 3, "P1Y": 12}
@@ -220,8 +236,9 @@ def parse_tiers(tiers: Iterable[Mapping[str, Any]], product_id: str = "?") -> li
     Bounds must be strictly increasing and the last one must be ``None`` (no bound); anything
     else is a configuration error naming the product.
     """
-    rows = [Tier(to_decimal(t.get("up_to")), to_decimal(t.get("unit_price")) or ZERO)
-            for t in tiers]
+    rows = [
+        Tier(to_decimal(t.get("up_to")), to_decimal(t.get("unit_price")) or ZERO) for t in tiers
+    ]
     if not rows:
         raise ValueError(f"product {product_id}: the tier table is empty")
     if rows[-1].up_to is not None:

@@ -1,6 +1,5 @@
 """Discovery: the plan, validated, becomes the price book and settings tables in ``raw``."""
 
-
 import glob
 import os
 
@@ -30,8 +29,9 @@ PLAN_TABLES = (
     ],
     pool="warehouse",
 )
-def implementation_plan(context: dg.AssetExecutionContext, plan: PlanResource,
-                        warehouse: WarehouseResource):
+def implementation_plan(
+    context: dg.AssetExecutionContext, plan: PlanResource, warehouse: WarehouseResource
+):
     """Validate the plan and write its price book, metrics and settings to ``raw.plan_*``.
 
     A plan that breaks a rule fails here, before anything is loaded, naming file, key and fix.

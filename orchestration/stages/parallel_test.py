@@ -1,6 +1,5 @@
 """Parallel test: reconcile with the legacy process to the cent, then the sign-off gate."""
 
-
 import dagster as dg
 
 from orchestration.checks import signoff

@@ -1,6 +1,5 @@
 """Production migration: promote what passed sign-off, atomically, with an audit trail."""
 
-
 import dagster as dg
 
 from golive.migration import PROMOTED_TABLES, migrate

@@ -1,6 +1,5 @@
 """Sandbox load: every dataset into ``raw`` as received; staging types it and quarantines."""
 
-
 import dagster as dg
 
 from golive.loading import event_counts, load_dataset, quarantine_reasons
@@ -22,8 +21,9 @@ from orchestration.resources import PlanResource, WarehouseResource
     can_subset=True,
     pool="warehouse",
 )
-def raw_datasets(context: dg.AssetExecutionContext, plan: PlanResource,
-                 warehouse: WarehouseResource):
+def raw_datasets(
+    context: dg.AssetExecutionContext, plan: PlanResource, warehouse: WarehouseResource
+):
     """Load each dataset of the plan from its connector into ``raw`` (one transaction each).
 
     An optional dataset the plan leaves out is written empty, with the contract's columns.
@@ -49,9 +49,12 @@ def raw_datasets(context: dg.AssetExecutionContext, plan: PlanResource,
     group_name="sandbox_load",
     deps=[["staging", "int_usage_events_classified"], ["quarantine", "usage_events"]],
     check_specs=[
-        dg.AssetCheckSpec("counts_reconcile", asset=["sandbox", "usage_event_counts"],
-                          blocking=True,
-                          description="received = loaded + duplicates + quarantined"),
+        dg.AssetCheckSpec(
+            "counts_reconcile",
+            asset=["sandbox", "usage_event_counts"],
+            blocking=True,
+            description="received = loaded + duplicates + quarantined",
+        ),
     ],
     pool="warehouse",
 )
@@ -81,6 +84,4 @@ def usage_event_counts(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     )
 
 
-defs = dg.Definitions(
-    assets=[raw_datasets, stage_dbt_assets("sandbox_load"), usage_event_counts]
-)
+defs = dg.Definitions(assets=[raw_datasets, stage_dbt_assets("sandbox_load"), usage_event_counts])

@@ -4,19 +4,22 @@
     the period (summed over group values; 0 without usage), or the line's fixed quantity. -#}
 with lines as (
 
-    select * from {{ ref('stg_contract_lines') }} where rejection_reason is null
+    select * from {{ ref('stg_contract_lines') }}
+where rejection_reason is null
 
 ),
 
 periods as (
 
-    select * from {{ ref('int_contract_periods') }} where is_invoiced
+    select * from {{ ref('int_contract_periods') }}
+where is_invoiced
 
 ),
 
 products as (
 
-    select * from {{ source('raw', 'plan_products') }} where contract_id is null
+    select * from {{ source('raw', 'plan_products') }}
+where contract_id is null
 
 ),
 

@@ -21,7 +21,8 @@ with line_sums as (
 
 contracts as (
 
-    select * from {{ ref('stg_contracts') }} where rejection_reason is null
+    select * from {{ ref('stg_contracts') }}
+where rejection_reason is null
 
 ),
 

@@ -6,7 +6,8 @@
     is_invoiced: the period has ended on or before as_of. -#}
 with contracts as (
 
-    select * from {{ ref('stg_contracts') }} where rejection_reason is null
+    select * from {{ ref('stg_contracts') }}
+where rejection_reason is null
 
 ),
 

@@ -36,12 +36,17 @@ final as (
 
     select
         (select count(*) from invoices) as invoices_compared,
-        (select count(*) from invoices where status = 'matched') as invoices_matched,
-        (select count(*) from invoices where status = 'amount_mismatch') as invoices_mismatched,
-        (select count(*) from invoices where status = 'missing_in_generated') as invoices_missing_in_generated,
-        (select count(*) from invoices where status = 'missing_in_legacy') as invoices_missing_in_legacy,
-        (select coalesce(max(abs_total_delta), 0) from per_currency) as abs_total_delta,
-        (select count(*) from balance where imbalance <> 0) as unbalanced_invoices,
+        (select count(*) from invoices
+where invoices.status = 'matched') as invoices_matched,
+        (select count(*) from invoices
+where invoices.status = 'amount_mismatch') as invoices_mismatched,
+        (select count(*) from invoices
+where invoices.status = 'missing_in_generated') as invoices_missing_in_generated,
+        (select count(*) from invoices
+where invoices.status = 'missing_in_legacy') as invoices_missing_in_legacy,
+        (select coalesce(max(per_currency.abs_total_delta), 0) from per_currency) as abs_total_delta,
+        (select count(*) from balance
+where balance.imbalance <> 0) as unbalanced_invoices,
         events.events_received,
         events.events_loaded,
         events.events_duplicate,

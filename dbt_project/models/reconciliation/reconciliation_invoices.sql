@@ -14,13 +14,15 @@ settings as (
 
 generated as (
 
-    select * from invoices where side = 'generated'
+    select * from invoices
+where side = 'generated'
 
 ),
 
 legacy as (
 
-    select * from invoices where side = 'legacy'
+    select * from invoices
+where side = 'legacy'
 
 ),
 

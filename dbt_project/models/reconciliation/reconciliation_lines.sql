@@ -69,19 +69,27 @@ paired as (
 final as (
 
     select
-        customer_id, period_start, period_end, currency, product_id,
-        legacy_quantity, generated_quantity, legacy_amount, generated_amount, delta,
+        paired.customer_id,
+        paired.period_start,
+        paired.period_end,
+        paired.currency,
+        paired.product_id,
+        paired.legacy_quantity,
+        paired.generated_quantity,
+        paired.legacy_amount,
+        paired.generated_amount,
+        paired.delta,
         case
-            when not in_generated then 'missing_in_generated'
-            when not in_legacy then 'missing_in_legacy'
-            when abs(delta) <= settings.amount_tolerance then 'matched'
+            when not paired.in_generated then 'missing_in_generated'
+            when not paired.in_legacy then 'missing_in_legacy'
+            when abs(paired.delta) <= settings.amount_tolerance then 'matched'
             else 'amount_mismatch'
         end as status,
         case
-            when not in_generated or not in_legacy then 'missing'
-            when abs(delta) <= settings.amount_tolerance then null
-            when legacy_quantity is not null and generated_quantity is not null
-                and legacy_quantity <> generated_quantity then 'quantity'
+            when not paired.in_generated or not paired.in_legacy then 'missing'
+            when abs(paired.delta) <= settings.amount_tolerance then null
+            when paired.legacy_quantity is not null and paired.generated_quantity is not null
+                and paired.legacy_quantity <> paired.generated_quantity then 'quantity'
             else 'price'
         end as cause
     from paired

@@ -24,7 +24,8 @@ event_ids as (
 
 customers as (
 
-    select customer_id from {{ ref('stg_customers') }} where rejection_reason is null
+    select customer_id from {{ ref('stg_customers') }}
+where rejection_reason is null
 
 ),
 
@@ -42,7 +43,7 @@ metric_filters as (
 
 ),
 
-{#- the events a numeric metric will read, and whether its property is there and a number -#}
+-- the events a numeric metric will read, and whether its property is there and a number
 numeric_reads as (
 
     select
@@ -76,7 +77,7 @@ classified as (
             when events.copy_no > 1 then null
             when events.event_name is null then 'missing_event_name'
             when events.customer_id is null
-                or events.customer_id not in (select customer_id from customers)
+                or events.customer_id not in (select customers.customer_id from customers)
                 then 'unknown_customer'
             when events.event_at is null then 'unparseable_timestamp'
             when events.properties is null then 'properties_not_a_json_object'

@@ -31,13 +31,15 @@ typed as (
 
 contracts as (
 
-    select contract_id from {{ ref('stg_contracts') }} where rejection_reason is null
+    select contract_id from {{ ref('stg_contracts') }}
+where rejection_reason is null
 
 ),
 
 products as (
 
-    select product_id, model from {{ source('raw', 'plan_products') }} where contract_id is null
+    select product_id, model from {{ source('raw', 'plan_products') }}
+where contract_id is null
 
 ),
 
@@ -51,18 +53,18 @@ final as (
             else 'arrears'
         end as billing_timing,
         case
-            when typed.contract_id not in (select contract_id from contracts) then 'unknown_contract'
+            when typed.contract_id not in (select contracts.contract_id from contracts) then 'unknown_contract'
             when products.product_id is null then 'unknown_product'
             when typed.billing_timing_given not in ('advance', 'arrears') then 'unknown_billing_timing'
-            when (nullif(trim(quantity_text), '') is not null and quantity is null)
-                or (nullif(trim(free_units_text), '') is not null
-                    and {{ golive.try_decimal('free_units_text') }} is null)
-                or (nullif(trim(discount_percent_text), '') is not null
-                    and {{ golive.try_decimal('discount_percent_text') }} is null)
-                or (nullif(trim(discount_amount_text), '') is not null
-                    and {{ golive.try_decimal('discount_amount_text') }} is null)
-                or (nullif(trim(minimum_commitment_text), '') is not null
-                    and {{ golive.try_decimal('minimum_commitment_text') }} is null)
+            when (nullif(trim(typed.quantity_text), '') is not null and typed.quantity is null)
+                or (nullif(trim(typed.free_units_text), '') is not null
+                    and {{ golive.try_decimal('typed.free_units_text') }} is null)
+                or (nullif(trim(typed.discount_percent_text), '') is not null
+                    and {{ golive.try_decimal('typed.discount_percent_text') }} is null)
+                or (nullif(trim(typed.discount_amount_text), '') is not null
+                    and {{ golive.try_decimal('typed.discount_amount_text') }} is null)
+                or (nullif(trim(typed.minimum_commitment_text), '') is not null
+                    and {{ golive.try_decimal('typed.minimum_commitment_text') }} is null)
                 then 'non_numeric_amount'
             when typed.price_override is not null then 'price_override_not_supported_yet'
         end as rejection_reason

@@ -35,7 +35,8 @@ typed as (
 
 customers as (
 
-    select customer_id from {{ ref('stg_customers') }} where rejection_reason is null
+    select customer_id from {{ ref('stg_customers') }}
+where rejection_reason is null
 
 ),
 
@@ -46,7 +47,7 @@ final as (
         case
             when contract_id is null or contract_id = '' then 'missing_contract_id'
             when copy_no > 1 then 'duplicate_contract_id'
-            when typed.customer_id not in (select customer_id from customers) then 'unknown_customer'
+            when typed.customer_id not in (select customers.customer_id from customers) then 'unknown_customer'
             when start_date is null then 'unparseable_start_date'
             when nullif(trim(end_date_text), '') is not null and end_date is null
                 then 'unparseable_end_date'
@@ -55,7 +56,7 @@ final as (
                 and {{ golive.try_date('billing_anchor_date_text') }} is null
                 then 'unparseable_billing_anchor_date'
             when months_per_period is null then 'unknown_billing_period'
-            when currency not in (select currency from {{ source('raw', 'currencies') }})
+            when typed.currency not in (select known.currency from {{ source('raw', 'currencies') }} as known)
                 then 'unknown_currency'
             when (nullif(trim(discount_percent_text), '') is not null
                     and {{ golive.try_decimal('discount_percent_text') }} is null)

@@ -29,7 +29,7 @@ final as (
             when customer_id is null or customer_id = '' then 'missing_customer_id'
             when copy_no > 1 then 'duplicate_customer_id'
             when currency is not null and currency <> ''
-                and currency not in (select currency from {{ source('raw', 'currencies') }})
+                and currency not in (select known.currency from {{ source('raw', 'currencies') }} as known)
                 then 'unknown_currency'
             when nullif(trim(tax_rate_percent_text), '') is not null and tax_rate_percent is null
                 then 'non_numeric_tax_rate_percent'
