@@ -296,7 +296,7 @@ def test_injected_discrepancies_are_in_the_legacy_files(bundle):
 
 
 def _parse_events(out: Path):
-    """Read the usage files with the SPEC.md rules, independently of the generator."""
+    """Read the usage files with the README's billing decisions, independently of the generator."""
     numeric = {
         "api_call": "ms",
         "storage": "gb",

@@ -1,6 +1,6 @@
 """A small, independent biller used as the demo company's "legacy process".
 
-It is written straight from DOMAIN.md and golive/demo/SPEC.md, in plain Python with
+It is written straight from DOMAIN.md and the README's "Billing decisions", in plain Python with
 ``decimal.Decimal`` only, and shares no code with the SQL models. The demo generator uses it to
 write the legacy invoices that the pipeline's own invoices are reconciled against, so a rule
 implemented differently on either side shows up as a parallel-test mismatch.
@@ -55,12 +55,12 @@ CADENCE_MONTHS = {"P1M": 1, "P3M": 3, "P1Y": 12}
 
 MODELS = ("flat_fee", "per_unit", "package", "tiered", "volume")
 
-# Product ids of the invoice lines that do not come from a contract line (SPEC.md).
+# Product ids of the invoice lines that do not come from a contract line (README, "Billing decisions").
 CONTRACT_DISCOUNT = "contract_discount"
 MINIMUM_TRUE_UP = "minimum_commitment_true_up"
 PREPAID_APPLIED = "prepaid_credit_applied"
 
-# Journal accounts (SPEC.md, "Journal").
+# Journal accounts (README, "Billing decisions").
 ACCOUNTS_RECEIVABLE = "accounts_receivable"
 REVENUE = "revenue"
 DEFERRED_REVENUE = "deferred_revenue"
@@ -498,7 +498,7 @@ def settle_invoice(
     """Apply the invoice-level steps to rounded line amounts (DOMAIN.md §3 steps 6-10).
 
     ``prepaid_available`` is the prepaid balance left before this invoice; the credit applied
-    is ``min(subtotal, prepaid_available)``, which equals SPEC.md's
+    is ``min(subtotal, prepaid_available)``, which equals the README's
     ``min(cum_k, P) - min(cum_(k-1), P)`` for the non-negative subtotals billing produces.
     """
     with localcontext() as ctx:
@@ -518,7 +518,7 @@ def settle_invoice(
 
 
 def journal_entries(invoice: Invoice) -> list[JournalEntry]:
-    """The double entry of one invoice (DOMAIN.md §8, SPEC.md "Journal").
+    """The double entry of one invoice (DOMAIN.md §8; README, "Billing decisions").
 
     Dr accounts receivable the total; Cr revenue or deferred revenue per product line; Dr
     revenue the contract discount; Cr revenue the minimum true-up; Cr sales tax payable; Dr
