@@ -760,7 +760,7 @@ def _make_usage(
 
 
 def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], Decimal]]:
-    """Per contract, the value of each priced metric per invoiced period (README, "Billing decisions")."""
+    """Per contract, each priced metric's value per invoiced period (README: billing decisions)."""
     starts: list[int] = []
     ends: list[int] = []
     owner: list[int] = []

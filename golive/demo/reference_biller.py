@@ -55,7 +55,7 @@ CADENCE_MONTHS = {"P1M": 1, "P3M": 3, "P1Y": 12}
 
 MODELS = ("flat_fee", "per_unit", "package", "tiered", "volume")
 
-# Product ids of the invoice lines that do not come from a contract line (README, "Billing decisions").
+# Ids of the invoice lines that come from no contract line (README, "Billing decisions").
 CONTRACT_DISCOUNT = "contract_discount"
 MINIMUM_TRUE_UP = "minimum_commitment_true_up"
 PREPAID_APPLIED = "prepaid_credit_applied"
