@@ -51,6 +51,7 @@ DATASET_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "skip_zero",
             "start_date",
             "end_date",
+            "prorate_commitment",
         ),
     ),
     "usage_events": (("event_id", "customer_id", "event_name", "timestamp"), ("properties",)),

@@ -39,6 +39,7 @@ def observed_measures(summary: dict[str, Any]) -> dict[str, Decimal]:
         "abs_total_delta": Decimal(summary["abs_total_delta"] or 0),
         "unbalanced_invoices": Decimal(summary["unbalanced_invoices"] or 0),
         "quarantined_event_ratio": (quarantined / received) if received else Decimal(0),
+        "pricing_errors": Decimal(summary.get("pricing_errors") or 0),
     }
 
 
@@ -77,6 +78,14 @@ def _suite(thresholds: Signoff) -> Any:
             },
         )
     )
+    # usage that could not be priced is never signed off (DOMAIN.md §2)
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="pricing_errors",
+            value_set=[0],
+            meta={"criterion": "no_pricing_errors", "threshold": "0 unpriced usage groups"},
+        )
+    )
     if thresholds.journal_must_balance:
         suite.add_expectation(
             gxe.ExpectColumnValuesToBeInSet(
@@ -113,6 +122,7 @@ def validate_signoff(summary: dict[str, Any], thresholds: Signoff) -> list[Crite
         "abs_total_delta": "abs_total_delta",
         "quarantined_event_ratio": "quarantined_event_ratio",
         "unbalanced_invoices": "unbalanced_invoices",
+        "pricing_errors": "pricing_errors",
     }
     exact = {
         "min_invoice_match_rate": measures["invoice_match_rate"]
@@ -121,13 +131,15 @@ def validate_signoff(summary: dict[str, Any], thresholds: Signoff) -> list[Crite
         "max_quarantined_event_ratio": measures["quarantined_event_ratio"]
         <= thresholds.max_quarantined_event_ratio,
         "journal_must_balance": measures["unbalanced_invoices"] == 0,
+        "no_pricing_errors": measures["pricing_errors"] == 0,
     }
     criteria = []
     for r in result.results:
         meta = r.expectation_config.meta or {}
         name = meta["criterion"]
         observed = measures[column_measure[r.expectation_config.kwargs["column"]]]
-        shown = f"{observed:.6f}" if name != "journal_must_balance" else f"{observed:.0f}"
+        counted = name in ("journal_must_balance", "no_pricing_errors")
+        shown = f"{observed:.0f}" if counted else f"{observed:.6f}"
         criteria.append(
             Criterion(
                 criterion=name,

@@ -81,6 +81,14 @@ class Tier(_Strict):
     flat_fee: Money | None = None
 
 
+class Band(_Strict):
+    """A band of a two-dimensional tier table: an inclusive upper bound of the numeric
+    dimension (``None`` = no bound) and the graduated tiers that price the band's quantity."""
+
+    up_to: Money | None = None
+    tiers: list[Tier]
+
+
 class Pricing(_Strict):
     """How one product is priced; fields per model as in BUNDLE.md "Pricing fields"."""
 
@@ -105,7 +113,7 @@ class Pricing(_Strict):
     package_price: Money | None = None
     tiers: list[Tier] | None = None
     rates: dict[str, list[Tier]] | None = None
-    bands: list[dict[str, Any]] | None = None
+    bands: list[Band] | None = None
     skip_zero: bool = False
 
     @model_validator(mode="after")
@@ -140,6 +148,16 @@ class Pricing(_Strict):
     def _tier_table(cls, v: list[Tier] | None, info: ValidationInfo) -> list[Tier] | None:
         if v is not None:
             _check_tiers(v, f"model {info.data.get('model', '?')}")
+        return v
+
+    @field_validator("bands")
+    @classmethod
+    def _band_table(cls, v: list[Band] | None) -> list[Band] | None:
+        if v is None:
+            return v
+        _check_tiers([Tier(up_to=b.up_to) for b in v], "model two_dim_tiered bands")
+        for i, band in enumerate(v):
+            _check_tiers(band.tiers, f"model two_dim_tiered bands[{i}]")
         return v
 
     @field_validator("rates")

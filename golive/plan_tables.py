@@ -12,16 +12,152 @@ from decimal import Decimal
 import pyarrow as pa
 
 from golive.currencies import MINOR_UNITS
-from golive.plan import NUMERIC_AGGREGATIONS, Plan
+from golive.plan import NUMERIC_AGGREGATIONS, Plan, Pricing, Product, Tier
 
 DECIMAL = pa.decimal128(38, 10)
 
-#: Pricing models the billing models price in this version.
-SUPPORTED_MODELS = ("flat_fee", "per_unit", "package", "tiered", "volume")
+#: Pricing models the billing models price (all of DOMAIN.md §2).
+SUPPORTED_MODELS = (
+    "flat_fee",
+    "per_unit",
+    "percent",
+    "package",
+    "tiered",
+    "tiered_flat_fee",
+    "volume",
+    "volume_flat_fee",
+    "step",
+    "matrix",
+    "two_dim_tiered",
+)
 
 
 def _dec(value: Decimal | None) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _tier_table_rows(table: list[Tier]) -> list[dict]:
+    rows, lower = [], Decimal(0)
+    for tier_no, tier in enumerate(table, start=1):
+        rows.append(
+            {
+                "tier_no": tier_no,
+                "lower_bound": lower,
+                "up_to": _dec(tier.up_to),
+                "unit_price": _dec(tier.unit_price) or Decimal(0),
+                "flat_fee": _dec(tier.flat_fee) or Decimal(0),
+            }
+        )
+        lower = tier.up_to if tier.up_to is not None else lower
+    return rows
+
+
+def tier_rows(pricing_id: str, pricing: Pricing) -> list[dict]:
+    """The ``plan_price_tiers`` rows of one pricing: its tier table, a matrix's rate table per
+    group value, or a two-dimensional table's tiers per band (with the band's bounds)."""
+    rows = []
+    base = {
+        "pricing_id": pricing_id,
+        "group_value": None,
+        "band_no": None,
+        "band_lower": None,
+        "band_up_to": None,
+    }
+    if pricing.tiers:
+        rows += [{**base, **r} for r in _tier_table_rows(pricing.tiers)]
+    for group_value, table in (pricing.rates or {}).items():
+        rows += [{**base, "group_value": group_value, **r} for r in _tier_table_rows(table)]
+    band_lower = Decimal(0)
+    for band_no, band in enumerate(pricing.bands or [], start=1):
+        band_keys = {"band_no": band_no, "band_lower": band_lower, "band_up_to": _dec(band.up_to)}
+        rows += [{**base, **band_keys, **r} for r in _tier_table_rows(band.tiers)]
+        band_lower = band.up_to if band.up_to is not None else band_lower
+    return rows
+
+
+def pricing_rows(
+    pricing_id: str, product: Product, pricing: Pricing, contract_id: str | None = None
+) -> dict:
+    """The ``plan_products`` row of one pricing (a product's, or a contract line override's)."""
+    return {
+        "pricing_id": pricing_id,
+        "product_id": product.id,
+        "contract_id": contract_id,
+        "product_name": product.name or product.id,
+        "metric_id": product.metric,
+        "unit_label": product.unit_label,
+        "model": pricing.model,
+        "amount": _dec(pricing.amount),
+        "unit_price": _dec(pricing.unit_price),
+        "unit_size": _dec(pricing.unit_size),
+        "rate_percent": _dec(pricing.rate_percent),
+        "package_size": _dec(pricing.package_size),
+        "package_price": _dec(pricing.package_price),
+        "skip_zero": pricing.skip_zero,
+    }
+
+
+PRODUCT_COLUMNS = (
+    "pricing_id",
+    "product_id",
+    "contract_id",
+    "product_name",
+    "metric_id",
+    "unit_label",
+    "model",
+    "amount",
+    "unit_price",
+    "unit_size",
+    "rate_percent",
+    "package_size",
+    "package_price",
+    "skip_zero",
+)
+TIER_COLUMNS = (
+    "pricing_id",
+    "group_value",
+    "band_no",
+    "band_lower",
+    "band_up_to",
+    "tier_no",
+    "lower_bound",
+    "up_to",
+    "unit_price",
+    "flat_fee",
+)
+_DECIMAL_COLUMNS = {
+    "amount",
+    "unit_price",
+    "unit_size",
+    "rate_percent",
+    "package_size",
+    "package_price",
+    "band_lower",
+    "band_up_to",
+    "lower_bound",
+    "up_to",
+    "flat_fee",
+}
+
+
+def _arrow(rows: list[dict], columns: tuple[str, ...]) -> pa.Table:
+    arrays = {}
+    for name in columns:
+        values = [r[name] for r in rows]
+        if name in _DECIMAL_COLUMNS:
+            arrays[name] = pa.array(values, DECIMAL)
+        elif name in ("tier_no", "band_no"):
+            arrays[name] = pa.array(values, pa.int64())
+        elif name == "skip_zero":
+            arrays[name] = pa.array(values, pa.bool_())
+        else:
+            arrays[name] = pa.array(values, pa.string())
+    return pa.table(arrays)
+
+
+def price_book_tables(product_rows: list[dict], price_tier_rows: list[dict]) -> tuple:
+    """``(plan_products, plan_price_tiers)`` as Arrow tables with exact decimals."""
+    return _arrow(product_rows, PRODUCT_COLUMNS), _arrow(price_tier_rows, TIER_COLUMNS)
 
 
 def plan_tables(plan: Plan) -> dict[str, pa.Table]:
@@ -43,106 +179,9 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
         }
     )
 
-    products: dict[str, list] = {
-        k: []
-        for k in (
-            "pricing_id",
-            "product_id",
-            "contract_id",
-            "product_name",
-            "metric_id",
-            "unit_label",
-            "model",
-            "amount",
-            "unit_price",
-            "unit_size",
-            "rate_percent",
-            "package_size",
-            "package_price",
-            "skip_zero",
-        )
-    }
-    tiers: dict[str, list] = {
-        k: []
-        for k in (
-            "pricing_id",
-            "group_value",
-            "band_no",
-            "band_lower",
-            "band_up_to",
-            "tier_no",
-            "lower_bound",
-            "up_to",
-            "unit_price",
-            "flat_fee",
-        )
-    }
-    for product in plan.products:
-        p = product.pricing
-        pricing_id = product.id
-        for key, value in (
-            ("pricing_id", pricing_id),
-            ("product_id", product.id),
-            ("contract_id", None),
-            ("product_name", product.name or product.id),
-            ("metric_id", product.metric),
-            ("unit_label", product.unit_label),
-            ("model", p.model),
-            ("amount", _dec(p.amount)),
-            ("unit_price", _dec(p.unit_price)),
-            ("unit_size", _dec(p.unit_size)),
-            ("rate_percent", _dec(p.rate_percent)),
-            ("package_size", _dec(p.package_size)),
-            ("package_price", _dec(p.package_price)),
-            ("skip_zero", p.skip_zero),
-        ):
-            products[key].append(value)
-        tables = [(None, p.tiers)] if p.tiers else list((p.rates or {}).items())
-        for group_value, table in tables:
-            lower = Decimal(0)
-            for tier_no, tier in enumerate(table, start=1):
-                for key, value in (
-                    ("pricing_id", pricing_id),
-                    ("group_value", group_value),
-                    ("band_no", None),
-                    ("band_lower", None),
-                    ("band_up_to", None),
-                    ("tier_no", tier_no),
-                    ("lower_bound", lower),
-                    ("up_to", _dec(tier.up_to)),
-                    ("unit_price", _dec(tier.unit_price) or Decimal(0)),
-                    ("flat_fee", _dec(tier.flat_fee) or Decimal(0)),
-                ):
-                    tiers[key].append(value)
-                lower = tier.up_to if tier.up_to is not None else lower
-
-    decimal_cols = {
-        "amount",
-        "unit_price",
-        "unit_size",
-        "rate_percent",
-        "package_size",
-        "package_price",
-        "band_lower",
-        "band_up_to",
-        "lower_bound",
-        "up_to",
-        "flat_fee",
-    }
-    int_cols = {"tier_no", "band_no"}
-
-    def _table(columns: dict[str, list]) -> pa.Table:
-        arrays = {}
-        for name, values in columns.items():
-            if name in decimal_cols:
-                arrays[name] = pa.array(values, DECIMAL)
-            elif name in int_cols:
-                arrays[name] = pa.array(values, pa.int64())
-            elif name == "skip_zero":
-                arrays[name] = pa.array(values, pa.bool_())
-            else:
-                arrays[name] = pa.array(values, pa.string())
-        return pa.table(arrays)
+    product_rows = [pricing_rows(p.id, p, p.pricing) for p in plan.products]
+    price_tier_rows = [row for p in plan.products for row in tier_rows(p.id, p.pricing)]
+    products, tiers = price_book_tables(product_rows, price_tier_rows)
 
     metrics = pa.table(
         {
@@ -172,26 +211,9 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
     )
     return {
         "plan_settings": settings,
-        "plan_products": _table(products),
-        "plan_price_tiers": _table(tiers),
+        "plan_products": products,
+        "plan_price_tiers": tiers,
         "plan_metrics": metrics,
         "plan_metric_filters": metric_filters,
         "currencies": currencies,
     }
-
-
-def check_supported(plan: Plan) -> None:
-    """Raise :class:`~golive.plan.PlanError` when a product uses a model not priced yet."""
-    from golive.plan import PlanError
-
-    problems = [
-        (
-            f"products[{i}].pricing.model",
-            f"product '{p.id}' uses model {p.pricing.model}, which this version cannot price yet",
-            f"use one of: {', '.join(SUPPORTED_MODELS)}",
-        )
-        for i, p in enumerate(plan.products)
-        if p.pricing.model not in SUPPORTED_MODELS
-    ]
-    if problems:
-        raise PlanError(plan.file, problems)

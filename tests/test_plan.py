@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from golive.plan import PlanError, load_plan
-from golive.plan_tables import check_supported, plan_tables
+from golive.plan_tables import plan_tables
 
 DATA_FILES = ("customers.csv", "contracts.csv", "contract_lines.csv", "usage_events.csv")
 
@@ -329,26 +329,6 @@ def test_several_cross_reference_problems_reported_together(tmp_path):
     assert keys == ["sources.customers.path", "products[1].metric", "products[3].id"]
 
 
-# -- what this version can price ----------------------------------------------------------------
-
-
-def test_check_supported_accepts_priced_models(tmp_path):
-    plan = load_plan(write_plan(tmp_path))
-    assert check_supported(plan) is None
-
-
-def test_check_supported_refuses_step_model(tmp_path):
-    step = "pricing: {model: step, tiers: [{up_to: 10, flat_fee: 5}, {up_to: null, flat_fee: 9}]}"
-    path = write_plan(tmp_path, BASE_PLAN, ("pricing: {model: per_unit, unit_price: 0.1}", step))
-    plan = load_plan(path)
-    with pytest.raises(PlanError) as info:
-        check_supported(plan)
-    err = info.value
-    assert_problem(err, "products[3].pricing.model", "'tenth'", "step", "tiered", "volume")
-    assert len(err.problems) == 1
-    assert str(path.resolve()) in str(err)
-
-
 # -- the plan as warehouse tables ---------------------------------------------------------------
 
 
@@ -403,7 +383,6 @@ def test_plan_tables_metric_filters(tmp_path):
 def test_worked_example_plan_loads():
     folder = Path(__file__).parent / "fixtures" / "worked_examples"
     plan = load_plan(folder / "plan.yaml")
-    check_supported(plan)
     requests = next(p for p in plan.products if p.id == "requests")
     assert requests.pricing.unit_price == Decimal("0.05")
     assert requests.pricing.unit_size == Decimal(1000)

@@ -78,6 +78,7 @@ def test_failing_signoff_holds_migration_and_alerts(tmp_path, receiver, monkeypa
         "max_abs_total_delta": False,
         "max_quarantined_event_ratio": True,
         "min_invoice_match_rate": False,
+        "no_pricing_errors": True,
     }
     delta = "select observed from sandbox.signoff where criterion = 'max_abs_total_delta'"
     assert wh.scalar(delta) == "5"

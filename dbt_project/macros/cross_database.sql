@@ -147,3 +147,25 @@
 {% macro duckdb__create_helper_functions() -%}
     select 1
 {%- endmacro %}
+
+{#- Order texts byte by byte on every warehouse (PostgreSQL would use its locale's collation). -#}
+{% macro binary_order(expr) -%}
+    {{ return(adapter.dispatch('binary_order', 'golive')(expr)) }}
+{%- endmacro %}
+{% macro default__binary_order(expr) -%}
+    {{ expr }}
+{%- endmacro %}
+{% macro postgres__binary_order(expr) -%}
+    ({{ expr }} collate "C")
+{%- endmacro %}
+
+{#- Microseconds since the epoch of a timestamp, as an exact integer. -#}
+{% macro epoch_microseconds(ts) -%}
+    {{ return(adapter.dispatch('epoch_microseconds', 'golive')(ts)) }}
+{%- endmacro %}
+{% macro default__epoch_microseconds(ts) -%}
+    cast(extract(epoch from {{ ts }}) * 1000000 as bigint)
+{%- endmacro %}
+{% macro duckdb__epoch_microseconds(ts) -%}
+    epoch_us({{ ts }})
+{%- endmacro %}

@@ -4,6 +4,7 @@ import dagster as dg
 
 from golive.loading import event_counts, load_dataset, quarantine_reasons
 from golive.plan import DATASETS
+from golive.price_overrides import OVERRIDE_TABLES, write_price_overrides
 from orchestration.dbt import stage_dbt_assets
 from orchestration.resources import PlanResource, WarehouseResource
 
@@ -17,6 +18,16 @@ from orchestration.resources import PlanResource, WarehouseResource
             skippable=True,
         )
         for name in DATASETS
+    ]
+    + [
+        dg.AssetSpec(
+            ["raw", name],
+            group_name="sandbox_load",
+            description="Contract-line price overrides, validated (from raw.contract_lines).",
+            skippable=True,
+            deps=[["raw", "contract_lines"]],
+        )
+        for name in OVERRIDE_TABLES
     ],
     can_subset=True,
     pool="warehouse",
@@ -30,8 +41,9 @@ def raw_datasets(
     """
     p = plan.get()
     wh = warehouse.get()
-    for key in sorted(context.selected_asset_keys, key=lambda k: DATASETS.index(k.path[-1])):
-        dataset = key.path[-1]
+    selected = {k.path[-1] for k in context.selected_asset_keys}
+    for dataset in [d for d in DATASETS if d in selected]:
+        key = dg.AssetKey(["raw", dataset])
         result = load_dataset(p, wh, dataset)
         context.log.info(f"{dataset}: {result.rows:,} rows from {result.connector or '(none)'}")
         yield dg.MaterializeResult(
@@ -42,6 +54,13 @@ def raw_datasets(
                 "location": result.location or "",
             },
         )
+    if selected & set(OVERRIDE_TABLES):
+        counts = write_price_overrides(wh)
+        for name in OVERRIDE_TABLES:
+            if name in selected:
+                yield dg.MaterializeResult(
+                    asset_key=["raw", name], metadata={"dagster/row_count": counts[name]}
+                )
 
 
 @dg.asset(

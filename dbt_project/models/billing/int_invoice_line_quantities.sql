@@ -1,25 +1,31 @@
 {{ config(schema='staging') }}
 
 {#- One row per contract line and invoiced period, with its quantity q: the metric's value for
-    the period (summed over group values; 0 without usage), or the line's fixed quantity. -#}
+    the period (summed over group values; 0 without usage), or the line's fixed quantity.
+    A line with its own dates is billed in the periods they overlap, and its active days are
+    the days both the contract and the line are active. The pricing is the line's override,
+    else its product's. -#}
 with lines as (
 
-    select * from {{ ref('stg_contract_lines') }}
-where rejection_reason is null
+    select * from {{ ref('stg_contract_lines') }} where rejection_reason is null
 
 ),
 
 periods as (
 
-    select * from {{ ref('int_contract_periods') }}
-where is_invoiced
+    select * from {{ ref('int_contract_periods') }} where is_invoiced
 
 ),
 
 products as (
 
-    select * from {{ source('raw', 'plan_products') }}
-where contract_id is null
+    select * from {{ ref('stg_price_book') }} where contract_id is null and product_id is not null
+
+),
+
+price_book as (
+
+    select * from {{ ref('stg_price_book') }}
 
 ),
 
@@ -31,7 +37,7 @@ usage as (
 
 ),
 
-final as (
+line_periods as (
 
     select
         periods.contract_id,
@@ -39,36 +45,70 @@ final as (
         periods.currency,
         periods.period_start,
         periods.period_end,
-        periods.active_days,
         periods.days_in_period,
+        case when lines.start_date > periods.active_start
+            then lines.start_date else periods.active_start end as active_start,
+        case when lines.end_date < periods.active_end
+            then lines.end_date else periods.active_end end as active_end,
         lines.line_no,
         lines.product_id,
-        products.product_name,
-        products.unit_label,
-        products.pricing_id,
-        products.model,
-        products.metric_id,
-        products.amount,
-        products.unit_price,
-        products.unit_size,
-        products.package_size,
-        products.package_price,
-        products.skip_zero or lines.skip_zero as skip_zero,
+        coalesce(lines.override_pricing_id, lines.product_id) as pricing_id,
+        lines.quantity as fixed_quantity,
+        lines.skip_zero as line_skip_zero,
         lines.billing_timing,
         lines.free_units,
         lines.discount_percent,
         lines.discount_amount,
         lines.minimum_commitment,
-        {{ golive.to_decimal(
-            "case when products.metric_id is not null then coalesce(usage.quantity, 0)"
-            ~ " else coalesce(lines.quantity, 1) end") }} as quantity
+        lines.prorate_commitment
     from periods
     inner join lines on periods.contract_id = lines.contract_id
-    inner join products on lines.product_id = products.product_id
+    where (lines.start_date is null or lines.start_date < periods.period_end)
+        and (lines.end_date is null or lines.end_date >= periods.period_start)
+
+),
+
+final as (
+
+    select
+        line_periods.contract_id,
+        line_periods.customer_id,
+        line_periods.currency,
+        line_periods.period_start,
+        line_periods.period_end,
+        {{ dbt.datediff('line_periods.active_start', 'line_periods.active_end', 'day') }} + 1
+            as active_days,
+        line_periods.days_in_period,
+        line_periods.line_no,
+        line_periods.product_id,
+        products.product_name,
+        products.unit_label,
+        line_periods.pricing_id,
+        price_book.model,
+        products.metric_id,
+        price_book.amount,
+        price_book.unit_price,
+        price_book.unit_size,
+        price_book.rate_percent,
+        price_book.package_size,
+        price_book.package_price,
+        price_book.skip_zero or line_periods.line_skip_zero as skip_zero,
+        line_periods.billing_timing,
+        line_periods.free_units,
+        line_periods.discount_percent,
+        line_periods.discount_amount,
+        line_periods.minimum_commitment,
+        line_periods.prorate_commitment,
+        {{ golive.to_decimal(
+            "case when products.metric_id is not null then coalesce(usage.quantity, 0)"
+            ~ " else coalesce(line_periods.fixed_quantity, 1) end") }} as quantity
+    from line_periods
+    inner join products on line_periods.product_id = products.product_id
+    inner join price_book on line_periods.pricing_id = price_book.pricing_id
     left join usage
-        on periods.contract_id = usage.contract_id
+        on line_periods.contract_id = usage.contract_id
         and products.metric_id = usage.metric_id
-        and periods.period_start = usage.period_start
+        and line_periods.period_start = usage.period_start
 
 )
 

@@ -1,9 +1,10 @@
 {{ config(schema='staging') }}
 
 {#- Each product line priced in DOMAIN.md §3's order: free units, the pricing model (one macro
-    per model under macros/pricing), line discounts (percent, then fixed), the line minimum,
-    then rounding half-up to the currency's minor unit. A model this version cannot price
-    leaves the amount null (the not_null test fails): never a silent zero. -#}
+    per model under macros/pricing), line discounts (percent, then fixed), the line minimum
+    (prorated by active days when the line says prorate_commitment), then rounding half-up to
+    the currency's minor unit. Matrix and 2-D groups without a rate are left out of the amount
+    and reported in pricing_errors. -#}
 with lines as (
 
     select
@@ -18,8 +19,7 @@ with lines as (
 
 tiers as (
 
-    select * from {{ source('raw', 'plan_price_tiers') }}
-    where group_value is null and band_no is null
+    select * from {{ ref('stg_price_tiers') }}
 
 ),
 
@@ -35,10 +35,48 @@ tier_amounts as (
             when 'volume' then {{ golive.rate_volume(
                 'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
                 'tiers.tier_no') }}
+            when 'tiered_flat_fee' then {{ golive.rate_tiered_flat_fee(
+                'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
+                'tiers.flat_fee') }}
+            when 'volume_flat_fee' then {{ golive.rate_volume_flat_fee(
+                'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
+                'tiers.flat_fee', 'tiers.tier_no') }}
+            when 'step' then {{ golive.rate_step(
+                'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.flat_fee',
+                'tiers.tier_no') }}
         end) as amount
     from lines
-    inner join tiers on lines.pricing_id = tiers.pricing_id
+    inner join tiers
+        on lines.pricing_id = tiers.pricing_id
+        and tiers.group_value is null
+        and tiers.band_no is null
+    where lines.model in ('tiered', 'volume', 'tiered_flat_fee', 'volume_flat_fee', 'step')
     group by lines.contract_id, lines.line_no, lines.period_start
+
+),
+
+group_amounts as (
+
+    select
+        groups.contract_id,
+        groups.line_no,
+        groups.period_start,
+        sum(case groups.model
+            when 'matrix' then {{ golive.rate_matrix(
+                'groups.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
+                'tiers.tier_no') }}
+            when 'two_dim_tiered' then {{ golive.rate_two_dim_tiered(
+                'groups.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price') }}
+        end) as amount
+    from {{ ref('int_invoice_line_groups') }} as groups
+    inner join tiers
+        on groups.pricing_id = tiers.pricing_id
+        and (
+            (groups.model = 'matrix' and tiers.group_value = groups.group_value)
+            or (groups.model = 'two_dim_tiered' and tiers.band_no = groups.band_no)
+        )
+    where not groups.no_rate
+    group by groups.contract_id, groups.line_no, groups.period_start
 
 ),
 
@@ -51,16 +89,23 @@ priced as (
                 'lines.amount', 'lines.quantity', 'lines.active_days', 'lines.days_in_period') }}
             when 'per_unit' then {{ golive.rate_per_unit(
                 'lines.billable_quantity', 'lines.unit_price', 'lines.unit_size') }}
+            when 'percent' then {{ golive.rate_percent(
+                'lines.billable_quantity', 'lines.rate_percent') }}
             when 'package' then {{ golive.rate_package(
                 'lines.billable_quantity', 'lines.package_size', 'lines.package_price') }}
-            when 'tiered' then tier_amounts.amount
-            when 'volume' then tier_amounts.amount
+            when 'matrix' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
+            when 'two_dim_tiered' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
+            else tier_amounts.amount
         end as list_amount
     from lines
     left join tier_amounts
         on lines.contract_id = tier_amounts.contract_id
         and lines.line_no = tier_amounts.line_no
         and lines.period_start = tier_amounts.period_start
+    left join group_amounts
+        on lines.contract_id = group_amounts.contract_id
+        and lines.line_no = group_amounts.line_no
+        and lines.period_start = group_amounts.period_start
 
 ),
 
@@ -70,9 +115,15 @@ discounted as (
         priced.*,
         greatest(
             {{ golive.decimal_div('priced.list_amount * (100 - priced.discount_percent)', '100') }}
-                - priced.discount_amount,
+            - priced.discount_amount,
             0
-        ) as discounted_amount
+        ) as discounted_amount,
+        case
+            when priced.prorate_commitment and priced.active_days < priced.days_in_period
+                then {{ golive.decimal_div(
+                    'priced.minimum_commitment * priced.active_days', 'priced.days_in_period') }}
+            else priced.minimum_commitment
+        end as line_minimum
     from priced
 
 ),
@@ -85,7 +136,7 @@ final as (
         case
             when discounted.skip_zero and discounted.quantity = 0 then {{ golive.to_decimal('0') }}
             else {{ golive.round_money(
-                'greatest(discounted.discounted_amount, discounted.minimum_commitment)',
+                'greatest(discounted.discounted_amount, discounted.line_minimum)',
                 'currencies.minor_unit') }}
         end as line_amount
     from discounted

@@ -22,7 +22,7 @@ with line_sums as (
 contracts as (
 
     select * from {{ ref('stg_contracts') }}
-where rejection_reason is null
+    where rejection_reason is null
 
 ),
 

@@ -29,7 +29,7 @@ product_lines as (
 line_counts as (
 
     select invoice_id, max(line_no) as last_line_no from product_lines
-group by invoice_id
+    group by invoice_id
 
 ),
 
@@ -38,17 +38,17 @@ contract_lines as (
     select invoice_id, 1 as line_offset, 'contract_discount' as product_id,
         'Contract discount' as description, discount_amount as amount
     from invoices
-where discount_amount <> 0
+    where discount_amount <> 0
     union all
     select invoice_id, 2 as line_offset, 'minimum_commitment_true_up' as product_id,
         'Minimum commitment true-up' as description, true_up_amount as amount
     from invoices
-where true_up_amount <> 0
+    where true_up_amount <> 0
     union all
     select invoice_id, 3 as line_offset, 'prepaid_credit_applied' as product_id,
         'Prepaid credit applied' as description, -credits_applied as amount
     from invoices
-where credits_applied <> 0
+    where credits_applied <> 0
 
 ),
 

@@ -74,6 +74,7 @@ metered as (
         events_in_period.period_end,
         events_in_period.event_id,
         events_in_period.event_at,
+        events_in_period.event_at_local,
         metrics.metric_id,
         metrics.aggregation,
         case when metrics.group_by is not null
@@ -97,6 +98,37 @@ valued as (
         metered.*,
         {{ golive.try_decimal('value_text') }} as value_number
     from metered
+
+),
+
+-- weighted_sum: each event sets the level until the next one (ties: event id) or the period
+-- end; value = Σ level × seconds held / seconds in the period (level 0 before the first)
+levels as (
+
+    select
+        customer_id, contract_id, metric_id, group_value, period_start, period_end,
+        value_number,
+        {{ golive.decimal_div(
+            golive.epoch_microseconds(
+                "coalesce(lead(event_at_local) over (partition by customer_id, contract_id, "
+                ~ "metric_id, group_value, period_start order by event_at_local, event_id), "
+                ~ "cast(period_end as timestamp))")
+            ~ " - " ~ golive.epoch_microseconds('event_at_local'),
+            golive.epoch_microseconds('cast(period_end as timestamp)')
+            ~ " - " ~ golive.epoch_microseconds('cast(period_start as timestamp)')) }}
+            as share_of_period
+    from valued
+    where aggregation = 'weighted_sum'
+
+),
+
+weighted_values as (
+
+    select
+        customer_id, contract_id, metric_id, group_value, period_start,
+        sum({{ golive.to_decimal('value_number * share_of_period') }}) as value_number
+    from levels
+    group by customer_id, contract_id, metric_id, group_value, period_start
 
 ),
 
@@ -153,6 +185,7 @@ final as (
             ~ " when 'avg' then " ~ golive.decimal_div('aggregated.value_sum', 'aggregated.value_count')
             ~ " when 'count_distinct' then aggregated.value_distinct"
             ~ " when 'latest' then latest_values.value_number"
+            ~ " when 'weighted_sum' then weighted_values.value_number"
             ~ " end") }} as value
     from aggregated
     left join latest_values
@@ -163,6 +196,13 @@ final as (
         and (aggregated.group_value = latest_values.group_value
             or (aggregated.group_value is null and latest_values.group_value is null))
         and latest_values.recency = 1
+    left join weighted_values
+        on aggregated.customer_id = weighted_values.customer_id
+        and aggregated.contract_id = weighted_values.contract_id
+        and aggregated.metric_id = weighted_values.metric_id
+        and aggregated.period_start = weighted_values.period_start
+        and (aggregated.group_value = weighted_values.group_value
+            or (aggregated.group_value is null and weighted_values.group_value is null))
 
 )
 

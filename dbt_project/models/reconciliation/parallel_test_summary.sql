@@ -5,19 +5,56 @@ with invoices as (
 
 ),
 
+invoice_counts as (
+
+    select
+        count(*) as invoices_compared,
+        sum(case when invoices.status = 'matched' then 1 else 0 end) as invoices_matched,
+        sum(case when invoices.status = 'amount_mismatch' then 1 else 0 end)
+            as invoices_mismatched,
+        sum(case when invoices.status = 'missing_in_generated' then 1 else 0 end)
+            as invoices_missing_in_generated,
+        sum(case when invoices.status = 'missing_in_legacy' then 1 else 0 end)
+            as invoices_missing_in_legacy
+    from invoices
+
+),
+
 per_currency as (
 
-    select currency, abs(sum(delta)) as abs_total_delta
+    select
+        invoices.currency,
+        abs(sum(invoices.delta)) as abs_total_delta
     from invoices
-    group by currency
+    group by invoices.currency
+
+),
+
+largest_delta as (
+
+    select coalesce(max(per_currency.abs_total_delta), 0) as abs_total_delta from per_currency
 
 ),
 
 balance as (
 
-    select invoice_id, sum(debit) - sum(credit) as imbalance
-    from {{ ref('journal_entries') }}
-    group by invoice_id
+    select
+        entries.invoice_id,
+        sum(entries.debit) - sum(entries.credit) as imbalance
+    from {{ ref('journal_entries') }} as entries
+    group by entries.invoice_id
+
+),
+
+unbalanced as (
+
+    select count(*) as unbalanced_invoices from balance where balance.imbalance <> 0
+
+),
+
+unpriced as (
+
+    select count(*) as pricing_errors from {{ ref('pricing_errors') }}
 
 ),
 
@@ -25,33 +62,34 @@ events as (
 
     select
         count(*) as events_received,
-        sum(case when status = 'loaded' then 1 else 0 end) as events_loaded,
-        sum(case when status = 'duplicate' then 1 else 0 end) as events_duplicate,
-        sum(case when status = 'quarantined' then 1 else 0 end) as events_quarantined
-    from {{ ref('int_usage_events_classified') }}
+        sum(case when classified.status = 'loaded' then 1 else 0 end) as events_loaded,
+        sum(case when classified.status = 'duplicate' then 1 else 0 end) as events_duplicate,
+        sum(case when classified.status = 'quarantined' then 1 else 0 end) as events_quarantined
+    from {{ ref('int_usage_events_classified') }} as classified
 
 ),
 
 final as (
 
     select
-        (select count(*) from invoices) as invoices_compared,
-        (select count(*) from invoices
-where invoices.status = 'matched') as invoices_matched,
-        (select count(*) from invoices
-where invoices.status = 'amount_mismatch') as invoices_mismatched,
-        (select count(*) from invoices
-where invoices.status = 'missing_in_generated') as invoices_missing_in_generated,
-        (select count(*) from invoices
-where invoices.status = 'missing_in_legacy') as invoices_missing_in_legacy,
-        (select coalesce(max(per_currency.abs_total_delta), 0) from per_currency) as abs_total_delta,
-        (select count(*) from balance
-where balance.imbalance <> 0) as unbalanced_invoices,
+        invoice_counts.invoices_compared,
+        coalesce(invoice_counts.invoices_matched, 0) as invoices_matched,
+        coalesce(invoice_counts.invoices_mismatched, 0) as invoices_mismatched,
+        coalesce(invoice_counts.invoices_missing_in_generated, 0)
+            as invoices_missing_in_generated,
+        coalesce(invoice_counts.invoices_missing_in_legacy, 0) as invoices_missing_in_legacy,
+        largest_delta.abs_total_delta,
+        unbalanced.unbalanced_invoices,
+        unpriced.pricing_errors,
         events.events_received,
-        events.events_loaded,
-        events.events_duplicate,
-        events.events_quarantined
-    from events
+        coalesce(events.events_loaded, 0) as events_loaded,
+        coalesce(events.events_duplicate, 0) as events_duplicate,
+        coalesce(events.events_quarantined, 0) as events_quarantined
+    from invoice_counts
+    cross join largest_delta
+    cross join unbalanced
+    cross join unpriced
+    cross join events
 
 )
 

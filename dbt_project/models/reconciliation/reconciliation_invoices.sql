@@ -15,14 +15,14 @@ settings as (
 generated as (
 
     select * from invoices
-where side = 'generated'
+    where side = 'generated'
 
 ),
 
 legacy as (
 
     select * from invoices
-where side = 'legacy'
+    where side = 'legacy'
 
 ),
 

@@ -25,7 +25,7 @@ event_ids as (
 customers as (
 
     select customer_id from {{ ref('stg_customers') }}
-where rejection_reason is null
+    where rejection_reason is null
 
 ),
 

@@ -20,6 +20,15 @@ typed as (
         coalesce({{ golive.try_decimal('minimum_commitment') }}, 0) as minimum_commitment,
         lower(trim(coalesce(skip_zero, ''))) in ('true', '1', 'yes', 't') as skip_zero,
         nullif(trim(price_override), '') as price_override,
+        case when nullif(trim(price_override), '') is not null
+            then {{ dbt.concat(["'override:'", "md5(trim(price_override))"]) }}
+        end as override_pricing_id,
+        {{ golive.try_date('start_date') }} as start_date,
+        {{ golive.try_date('end_date') }} as end_date,
+        lower(trim(coalesce(prorate_commitment, ''))) in ('true', '1', 'yes', 't')
+            as prorate_commitment,
+        source.start_date as start_date_text,
+        source.end_date as end_date_text,
         source.quantity as quantity_text,
         source.free_units as free_units_text,
         source.discount_percent as discount_percent_text,
@@ -32,14 +41,20 @@ typed as (
 contracts as (
 
     select contract_id from {{ ref('stg_contracts') }}
-where rejection_reason is null
+    where rejection_reason is null
 
 ),
 
 products as (
 
     select product_id, model from {{ source('raw', 'plan_products') }}
-where contract_id is null
+    where contract_id is null
+
+),
+
+override_rejections as (
+
+    select * from {{ source('raw', 'price_override_rejections') }}
 
 ),
 
@@ -66,10 +81,16 @@ final as (
                 or (nullif(trim(typed.minimum_commitment_text), '') is not null
                     and {{ golive.try_decimal('typed.minimum_commitment_text') }} is null)
                 then 'non_numeric_amount'
-            when typed.price_override is not null then 'price_override_not_supported_yet'
+            when nullif(trim(typed.start_date_text), '') is not null and typed.start_date is null
+                then 'unparseable_start_date'
+            when nullif(trim(typed.end_date_text), '') is not null and typed.end_date is null
+                then 'unparseable_end_date'
+            when typed.end_date < typed.start_date then 'end_date_before_start_date'
+            when override_rejections.reason is not null then override_rejections.reason
         end as rejection_reason
     from typed
     left join products on typed.product_id = products.product_id
+    left join override_rejections on typed.override_pricing_id = override_rejections.pricing_id
 
 )
 

@@ -36,7 +36,7 @@ typed as (
 customers as (
 
     select customer_id from {{ ref('stg_customers') }}
-where rejection_reason is null
+    where rejection_reason is null
 
 ),
 

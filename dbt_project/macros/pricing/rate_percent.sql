@@ -1,0 +1,4 @@
+{#- percent (DOMAIN.md §2): q × rate_percent / 100, q a money value (e.g. transaction amounts). -#}
+{% macro rate_percent(quantity, rate_percent) -%}
+    {{ golive.decimal_div(golive.to_decimal(quantity ~ ' * ' ~ rate_percent), '100') }}
+{%- endmacro %}
