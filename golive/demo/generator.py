@@ -15,6 +15,7 @@ same arguments write the same bytes.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -58,15 +59,58 @@ METRICS: list[dict[str, Any]] = [
     },
     {"id": "messages", "event_name": "message", "aggregation": "sum", "property": "count"},
     {
+        "id": "push_messages",
+        "event_name": "message",
+        "aggregation": "sum",
+        "property": "count",
+        "filters": {"channel": "push"},
+    },
+    {
         "id": "devices",
         "event_name": "device_report",
         "aggregation": "latest",
         "property": "devices",
     },
+    {
+        "id": "payment_volume",
+        "event_name": "payment",
+        "aggregation": "sum",
+        "property": "amount",
+        "filters": {"status": "succeeded"},
+    },
+    {
+        "id": "egress_gb",
+        "event_name": "egress",
+        "aggregation": "sum",
+        "property": "gb",
+        "group_by": "region",
+    },
+    {
+        "id": "units_by_price",
+        "event_name": "sale",
+        "aggregation": "sum",
+        "property": "units",
+        "group_by": "unit_price",
+    },
+    {
+        "id": "reserved_vcpus",
+        "event_name": "capacity",
+        "aggregation": "weighted_sum",
+        "property": "vcpus",
+    },
     # Tracked for the customer success team, never priced.
     {"id": "latency_ms", "event_name": "api_call", "aggregation": "avg", "property": "ms"},
     {"id": "min_battery", "event_name": "device_report", "aggregation": "min", "property": "pct"},
 ]
+
+REGIONS = ["us-east-1", "eu-west-1", "ap-northeast-1"]
+# The price points of marketplace sales (written as JSON numbers); 100 is on the band bound.
+PRICE_POINTS = ["4.99", "19.99", "49.5", "100", "100.01", "149", "299.99"]
+
+
+def _tiers(*rows: tuple[Any, ...], keys: tuple[str, ...] = ("up_to", "unit_price")) -> list:
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
 
 PRODUCTS: list[dict[str, Any]] = [
     {
@@ -80,11 +124,7 @@ PRODUCTS: list[dict[str, Any]] = [
         "metric": "api_calls",
         "pricing": {
             "model": "tiered",
-            "tiers": [
-                {"up_to": 50, "unit_price": "0.40"},
-                {"up_to": 250, "unit_price": "0.30"},
-                {"up_to": None, "unit_price": "0.20"},
-            ],
+            "tiers": _tiers((50, "0.40"), (250, "0.30"), (None, "0.20")),
         },
     },
     {
@@ -93,11 +133,7 @@ PRODUCTS: list[dict[str, Any]] = [
         "metric": "storage_gb",
         "pricing": {
             "model": "volume",
-            "tiers": [
-                {"up_to": 100, "unit_price": "0.300"},
-                {"up_to": 500, "unit_price": "0.250"},
-                {"up_to": None, "unit_price": "0.200"},
-            ],
+            "tiers": _tiers((100, "0.300"), (500, "0.250"), (None, "0.200")),
         },
     },
     {
@@ -113,10 +149,34 @@ PRODUCTS: list[dict[str, Any]] = [
         "pricing": {"model": "per_unit", "unit_price": "12.00"},
     },
     {
+        "id": "team_plan",
+        "name": "Team plan (by active users)",
+        "metric": "active_users",
+        "pricing": {
+            "model": "step",
+            "tiers": _tiers((10, "49.00"), (25, "99.00"), (None, "199.00"), keys=("up_to", "flat_fee")),
+        },
+    },
+    {
         "id": "messaging",
         "name": "Messages (packs of 100)",
         "metric": "messages",
         "pricing": {"model": "package", "package_size": 100, "package_price": "1.50"},
+    },
+    {
+        "id": "push",
+        "name": "Push notifications",
+        "metric": "push_messages",
+        "pricing": {
+            "model": "volume_flat_fee",
+            "tiers": _tiers(
+                (250, "0.020", "5.00"),
+                (1000, "0.015", "12.00"),
+                (None, "0.010", "25.00"),
+                keys=("up_to", "unit_price", "flat_fee"),
+            ),
+            "skip_zero": True,
+        },
     },
     {
         "id": "devices",
@@ -125,11 +185,99 @@ PRODUCTS: list[dict[str, Any]] = [
         "pricing": {"model": "per_unit", "unit_price": "3.00"},
     },
     {
+        "id": "payments",
+        "name": "Payment processing",
+        "metric": "payment_volume",
+        "pricing": {"model": "percent", "rate_percent": "2.9"},
+    },
+    {
+        "id": "egress",
+        "name": "Data egress (GB by region)",
+        "metric": "egress_gb",
+        "pricing": {
+            "model": "matrix",
+            "rates": {
+                "us-east-1": _tiers((500, "0.09"), (2000, "0.07"), (None, "0.05")),
+                "eu-west-1": _tiers((500, "0.12"), (2000, "0.10"), (None, "0.07")),
+                "ap-northeast-1": _tiers((500, "0.14"), (2000, "0.12"), (None, "0.09")),
+            },
+        },
+    },
+    {
+        "id": "marketplace",
+        "name": "Marketplace units (by price band)",
+        "metric": "units_by_price",
+        "pricing": {
+            "model": "two_dim_tiered",
+            "bands": [
+                {"up_to": 100, "tiers": _tiers((200, "0.25"), (1000, "0.20"), (None, "0.15"))},
+                {"up_to": None, "tiers": _tiers((100, "0.60"), (None, "0.45"))},
+            ],
+        },
+    },
+    {
+        "id": "capacity",
+        "name": "Reserved capacity (vCPU, time-weighted)",
+        "metric": "reserved_vcpus",
+        "pricing": {
+            "model": "tiered_flat_fee",
+            "tiers": _tiers(
+                (4, "15.00", "20.00"),
+                (16, "12.00", "40.00"),
+                (None, "10.00", "80.00"),
+                keys=("up_to", "unit_price", "flat_fee"),
+            ),
+        },
+    },
+    {
         "id": "support",
         "name": "Premium support",
         "pricing": {"model": "flat_fee", "amount": "150.00"},
     },
 ]
+
+# Negotiated prices (contract_lines.price_override), as a sales team writes them: the shape of
+# the product's pricing, sometimes another model, prices as JSON numbers or strings.
+OVERRIDES: dict[str, list[dict[str, Any]]] = {
+    "api": [
+        {"model": "tiered", "tiers": _tiers((100, 0.35), (None, 0.18))},
+        {"model": "volume", "tiers": _tiers((250, 0.3), (None, "0.22"))},
+    ],
+    "storage": [{"model": "volume", "tiers": _tiers((500, 0.22), (None, 0.18))}],
+    "compute": [{"model": "per_unit", "unit_size": 1000, "unit_price": 3.95}],
+    "team_plan": [
+        {"model": "step", "tiers": _tiers((25, 79), (None, 149), keys=("up_to", "flat_fee"))}
+    ],
+    "payments": [{"model": "percent", "rate_percent": 2.4}, {"model": "percent", "rate_percent": "1.95"}],
+    "egress": [
+        {
+            "model": "matrix",
+            "rates": {
+                "us-east-1": _tiers((1000, 0.08), (None, 0.04)),
+                "eu-west-1": _tiers((1000, 0.1), (None, 0.06)),
+                "ap-northeast-1": _tiers((None, 0.11)),
+            },
+        }
+    ],
+    "marketplace": [
+        {
+            "model": "two_dim_tiered",
+            "bands": [
+                {"up_to": 50, "tiers": _tiers((None, 0.1))},
+                {"up_to": None, "tiers": _tiers((500, 0.3), (None, 0.25))},
+            ],
+        }
+    ],
+    "capacity": [
+        {
+            "model": "tiered_flat_fee",
+            "tiers": _tiers(
+                (8, 13, 0), (None, "9.50", 50), keys=("up_to", "unit_price", "flat_fee")
+            ),
+        }
+    ],
+    "support": [{"model": "flat_fee", "amount": 99}],
+}
 
 SIGNOFF = {
     "min_invoice_match_rate": "0.995",
@@ -140,35 +288,58 @@ SIGNOFF = {
 }
 
 # Event types, in the order of the ``etype`` codes used below.
-EVENT_NAMES = ["api_call", "storage", "compute", "login", "message", "device_report"]
-API, STORAGE, COMPUTE, LOGIN, MESSAGE, DEVICE = range(6)
+EVENT_NAMES = [
+    "api_call",
+    "storage",
+    "compute",
+    "login",
+    "message",
+    "device_report",
+    "payment",
+    "egress",
+    "sale",
+    "capacity",
+]
+API, STORAGE, COMPUTE, LOGIN, MESSAGE, DEVICE, PAYMENT, EGRESS, SALE, CAPACITY = range(10)
 # Which product makes a customer emit which event type (more of it when subscribed).
 _PRODUCT_EVENT = {
     "api": API,
     "storage": STORAGE,
     "compute": COMPUTE,
     "seats": LOGIN,
+    "team_plan": LOGIN,
     "messaging": MESSAGE,
+    "push": MESSAGE,
     "devices": DEVICE,
+    "payments": PAYMENT,
+    "egress": EGRESS,
+    "marketplace": SALE,
+    "capacity": CAPACITY,
 }
-_BASE_EVENT_WEIGHT = np.array([1.0, 0.1, 0.2, 0.6, 0.1, 0.1])
-_SUBSCRIBED_EVENT_WEIGHT = np.array([4.0, 0.5, 2.0, 2.5, 1.5, 1.0])
+_BASE_EVENT_WEIGHT = np.array([1.0, 0.1, 0.2, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.03])
+_SUBSCRIBED_EVENT_WEIGHT = np.array([4.0, 0.5, 2.0, 2.5, 1.5, 1.0, 2.0, 1.0, 1.5, 0.3])
 
 ENDPOINTS = ["/v1/orders", "/v1/customers", "/v1/search", "/v1/reports", "/v2/events"]
-REGIONS = ["us-east-1", "eu-west-1", "ap-northeast-1"]
 CHANNELS = ["email", "sms", "push"]
+PAYMENT_STATUSES = ["succeeded", "failed", "refunded"]
+_PAYMENT_STATUS_P = [0.9, 0.07, 0.03]
 # Written offsets: most events in UTC ("Z"), some from systems that log local time.
 _OFFSETS = [("Z", 0), ("+02:00", 120), ("-05:00", -300), ("+05:30", 330), ("+09:00", 540)]
 _OFFSET_P = [0.88, 0.04, 0.04, 0.02, 0.02]
 
 BAD_TIMESTAMPS = ["2026-13-45T99:00:00Z", "yesterday", "2026-02-30T10:00:00Z", "not-a-timestamp"]
-# (event name, properties) with a non-numeric value where a sum/min/max/avg metric reads.
+# (event name, properties) with a non-numeric value where a sum/min/max/avg/weighted_sum metric
+# reads.
 NON_NUMERIC = [
     ("compute", '{"seconds": "lots", "region": "eu-west-1"}'),
     ("storage", '{"gb": "n/a"}'),
     ("api_call", '{"endpoint": "/v1/orders", "ms": "fast"}'),
     ("message", '{"count": "many", "channel": "sms"}'),
     ("device_report", '{"devices": 12, "pct": "unknown"}'),
+    ("payment", '{"amount": "12,50", "status": "succeeded"}'),
+    ("egress", '{"gb": "1.2 GB", "region": "us-east-1"}'),
+    ("sale", '{"units": "three", "unit_price": 19.99}'),
+    ("capacity", '{"vcpus": "eight"}'),
 ]
 
 # Countries and their usual sales-tax rates per currency ("" = not known to the legacy system).
@@ -334,8 +505,22 @@ def _make_company(rng: np.random.Generator, n: int) -> _Company:
     contracts: list[rb.Contract] = []
     all_lines: list[list[rb.ContractLine]] = []
     customer_tax: list[Decimal | None] = []
-    optional = ["api", "storage", "compute", "seats", "messaging", "devices", "support"]
-    optional_p = np.array([0.8, 0.4, 0.5, 0.5, 0.35, 0.25, 0.3])
+    optional = [
+        "api",
+        "storage",
+        "compute",
+        "seats",
+        "team_plan",
+        "messaging",
+        "push",
+        "devices",
+        "payments",
+        "egress",
+        "marketplace",
+        "capacity",
+        "support",
+    ]
+    optional_p = np.array([0.8, 0.4, 0.5, 0.35, 0.2, 0.35, 0.2, 0.25, 0.3, 0.3, 0.2, 0.2, 0.3])
     optional_p = optional_p / optional_p.sum()
     # A couple of contracts that churn on the first days of a window period: small, partial
     # invoices, the realistic kind that a legacy process forgets.
@@ -427,14 +612,17 @@ def _make_company(rng: np.random.Generator, n: int) -> _Company:
         )
 
         k = int(rng.integers(1, 6))  # 1-5 products besides the platform fee
-        chosen = set(rng.choice(len(optional), size=k, replace=False, p=optional_p).tolist())
-        lines = [_flat_line(rng, "platform")]
-        for j, product_id in enumerate(optional):
-            if j in chosen:
+        chosen = {optional[j] for j in rng.choice(len(optional), size=k, replace=False, p=optional_p)}
+        if "seats" in chosen:
+            chosen.discard("team_plan")  # two ways of pricing the same users: one is enough
+        contract = contracts[-1]
+        lines = [_flat_line(rng, "platform", contract)]
+        for product_id in optional:
+            if product_id in chosen:
                 if product_id == "support":
-                    lines.append(_flat_line(rng, "support"))
+                    lines.append(_flat_line(rng, "support", contract))
                 else:
-                    lines.append(_usage_line(rng, product_id))
+                    lines.append(_usage_line(rng, product_id, contract))
         all_lines.append(lines)
     return _Company(customers, contracts, all_lines, customer_tax)
 
@@ -444,25 +632,60 @@ _FREE_UNITS = {
     "storage": ["10", "50"],
     "compute": ["1000", "2500.5"],
     "seats": ["2", "5"],
+    "team_plan": ["3"],
     "messaging": ["100", "250"],
+    "push": ["100"],
     "devices": ["5", "10"],
+    "payments": ["100", "500"],
+    "egress": ["50", "100"],
+    "marketplace": ["100", "250"],
+    "capacity": ["2", "0.5"],
 }
 
 
-def _flat_line(rng: np.random.Generator, product_id: str) -> rb.ContractLine:
+def _override(rng: np.random.Generator, product_id: str) -> str | None:
+    """Now and then a negotiated price for the line, as JSON text."""
+    if product_id not in OVERRIDES or rng.random() >= 0.07:
+        return None
+    return json.dumps(_pick(rng, OVERRIDES[product_id]))
+
+
+def _line_dates(rng: np.random.Generator, contract: rb.Contract) -> tuple[date | None, date | None]:
+    """Now and then an add-on signed after the contract started, or one that was cancelled."""
+    r = rng.random()
+    if r < 0.03:
+        lo = max(contract.start_date, date(2026, 3, 1))
+        hi = min(contract.end_date or date(2026, 10, 25), date(2026, 10, 25))
+        if lo < hi:
+            return _random_date(rng, lo, hi), None
+    elif r < 0.06:
+        lo = max(contract.start_date, date(2026, 5, 1))
+        if lo < date(2026, 12, 31):
+            return None, _random_date(rng, lo, date(2026, 12, 31))
+    return None, None
+
+
+def _flat_line(rng: np.random.Generator, product_id: str, contract: rb.Contract) -> rb.ContractLine:
     if product_id == "support":
         quantity = _pick(rng, ["1", "2"], [0.8, 0.2])
+        start, end = _line_dates(rng, contract)
     else:
         quantity = _pick(rng, ["1", ""], [0.8, 0.2])  # empty: the default of 1
+        start, end = None, None  # the platform fee runs with the contract
     return rb.ContractLine(
         product_id=product_id,
         quantity=rb.to_decimal(quantity),
         billing_timing=_pick(rng, [None, "advance", "arrears"], [0.7, 0.15, 0.15]),
         discount_percent=rb.to_decimal(_pick(rng, ["10", "20"])) if rng.random() < 0.08 else None,
+        price_override=_override(rng, product_id),
+        start_date=start,
+        end_date=end,
     )
 
 
-def _usage_line(rng: np.random.Generator, product_id: str) -> rb.ContractLine:
+def _usage_line(rng: np.random.Generator, product_id: str, contract: rb.Contract) -> rb.ContractLine:
+    minimum = _pick(rng, ["10", "25", "50"]) if rng.random() < 0.08 else None
+    start, end = _line_dates(rng, contract)
     return rb.ContractLine(
         product_id=product_id,
         billing_timing="arrears" if rng.random() < 0.05 else None,
@@ -475,9 +698,12 @@ def _usage_line(rng: np.random.Generator, product_id: str) -> rb.ContractLine:
         discount_amount=rb.to_decimal(_pick(rng, ["2.50", "5", "10"]))
         if rng.random() < 0.05
         else None,
-        minimum_commitment=rb.to_decimal(_pick(rng, ["10", "25", "50"]))
-        if rng.random() < 0.08
-        else None,
+        minimum_commitment=rb.to_decimal(minimum),
+        skip_zero=rng.random() < 0.1,
+        price_override=_override(rng, product_id),
+        start_date=start,
+        end_date=end,
+        prorate_commitment=minimum is not None and rng.random() < 0.5,
     )
 
 
@@ -541,6 +767,7 @@ def _properties(etype: np.ndarray, v: np.ndarray, v2: np.ndarray, quoted: np.nda
     """The JSON ``properties`` of each event, built per event type with string kernels."""
     pieces = []
     endpoints, regions, channels = pa.array(ENDPOINTS), pa.array(REGIONS), pa.array(CHANNELS)
+    statuses, prices = pa.array(PAYMENT_STATUSES), pa.array(PRICE_POINTS)
     for t in range(len(EVENT_NAMES)):
         idx = np.flatnonzero(etype == t)
         if idx.size == 0:
@@ -567,8 +794,24 @@ def _properties(etype: np.ndarray, v: np.ndarray, v2: np.ndarray, quoted: np.nda
             s = _join('{"user_id": "usr_', pc.utf8_lpad(_str(a), 4, "0"), '"}')
         elif t == MESSAGE:
             s = _join('{"count": ', _str(a), ', "channel": "', channels.take(pa.array(b)), '"}')
-        else:
+        elif t == DEVICE:
             s = _join('{"devices": ', _str(a), ', "pct": ', _str(b), "}")
+        elif t == PAYMENT:
+            s = _join(
+                '{"amount": ',
+                q,
+                _decimal_text(a, 2),
+                q,
+                ', "currency_hint": "card", "status": "',
+                statuses.take(pa.array(b)),
+                '"}',
+            )
+        elif t == EGRESS:
+            s = _join('{"region": "', regions.take(pa.array(b)), '", "gb": ', _decimal_text(a, 3), "}")
+        elif t == SALE:
+            s = _join('{"units": ', _str(a), ', "unit_price": ', prices.take(pa.array(b)), "}")
+        else:
+            s = _join('{"vcpus": ', _str(a), "}")
         pieces.append((idx, s))
     return _scatter(len(etype), pieces)
 
@@ -581,6 +824,7 @@ class _Usage:
     etype: np.ndarray
     ts: np.ndarray
     v: np.ndarray
+    v2: np.ndarray
     ids: np.ndarray
     billed: np.ndarray  # False for events quarantined by a conflicting duplicate id
 
@@ -624,6 +868,8 @@ def _make_usage(
     compute_scale = rng.lognormal(np.log(200.0), 0.6, n_cust)
     user_pool = np.maximum(1, np.round(rng.lognormal(np.log(12.0), 0.9, n_cust))).astype(int)
     device_base = np.maximum(1, np.round(rng.lognormal(np.log(30.0), 1.0, n_cust))).astype(int)
+    vcpu_base = np.maximum(1, np.round(rng.lognormal(np.log(6.0), 0.8, n_cust)))
+    home_region = rng.integers(0, len(REGIONS), n_cust)
 
     cust = rng.choice(n_cust, size=n_clean, p=weight / weight.sum())
     etype = (rng.random(n_clean)[:, None] > cum_mix[cust][:, :-1]).sum(axis=1).astype(np.int8)
@@ -657,15 +903,47 @@ def _make_usage(
     user = (rng.random(n_clean) * user_pool[cust]).astype(np.int64)
     count = np.minimum(1 + rng.geometric(1 / 30, n_clean), 500).astype(np.int64)
     devices = np.maximum(0, device_base[cust] + rng.integers(-2, 3, n_clean)).astype(np.int64)
+    cents = np.maximum(50, rng.lognormal(np.log(8000.0), 1.0, n_clean)).astype(np.int64)
+    egress_milli = (rng.lognormal(np.log(40.0), 1.0, n_clean) * 1000).astype(np.int64) + 1
+    egress_milli = np.where(rng.random(n_clean) < 0.5, egress_milli // 1000 * 1000 + 1000, egress_milli)
+    units = np.minimum(rng.geometric(1 / 8, n_clean), 200).astype(np.int64)
+    vcpus = np.maximum(1, np.round(vcpu_base[cust] * rng.choice([0.5, 1, 1, 1.5, 2], n_clean)))
     v = np.select(
-        [etype == API, etype == STORAGE, etype == COMPUTE, etype == LOGIN, etype == MESSAGE],
-        [ms_tenths, gb_milli, sec_milli, user, count],
-        devices,
-    )
+        [
+            etype == API,
+            etype == STORAGE,
+            etype == COMPUTE,
+            etype == LOGIN,
+            etype == MESSAGE,
+            etype == DEVICE,
+            etype == PAYMENT,
+            etype == EGRESS,
+            etype == SALE,
+        ],
+        [ms_tenths, gb_milli, sec_milli, user, count, devices, cents, egress_milli, units],
+        vcpus.astype(np.int64),
+    ).astype(np.int64)
     pick = rng.integers(0, 100, n_clean)
+    status = np.searchsorted(np.cumsum(_PAYMENT_STATUS_P), rng.random(n_clean), "right")
     v2 = np.select(
-        [etype == API, etype == COMPUTE, etype == MESSAGE, etype == DEVICE],
-        [pick % len(ENDPOINTS), pick % len(REGIONS), pick % len(CHANNELS), pick + 1],
+        [
+            etype == API,
+            etype == COMPUTE,
+            etype == MESSAGE,
+            etype == DEVICE,
+            etype == PAYMENT,
+            etype == EGRESS,
+            etype == SALE,
+        ],
+        [
+            pick % len(ENDPOINTS),
+            pick % len(REGIONS),
+            pick % len(CHANNELS),
+            pick + 1,
+            np.minimum(status, len(PAYMENT_STATUSES) - 1),
+            (home_region[cust] + (pick < 25) * pick) % len(REGIONS),
+            pick % len(PRICE_POINTS),
+        ],
         0,
     ).astype(np.int64)
     quoted = rng.random(n_clean) < 0.5
@@ -753,7 +1031,7 @@ def _make_usage(
 
     billed = np.ones(n_clean, dtype=bool)
     billed[conflict] = False
-    return _Usage(cust, etype, ts, v, ids[:n_clean], billed), bad_rows, table.num_rows
+    return _Usage(cust, etype, ts, v, v2, ids[:n_clean], billed), bad_rows, table.num_rows
 
 
 # ---------------------------------------------------------------------------- billing
