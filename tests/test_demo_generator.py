@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from decimal import Context, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from golive.demo import generate_company
+from golive.demo import generate_company, generator
 from golive.demo import reference_biller as rb
+from golive.demo.bundle import bill_bundle, read_bundle
 
 D = Decimal
 TIERS = [
@@ -441,22 +441,13 @@ def test_bundle_files_and_counts(bundle):
     out, summary = bundle
     plan = yaml.safe_load((out / "plan.yaml").read_text())
     assert plan["company"] and plan["as_of"] == date(2026, 11, 1)
-    assert {m["aggregation"] for m in plan["metrics"]} == {
-        "count",
-        "max",
-        "sum",
-        "count_distinct",
-        "latest",
-        "avg",
-        "min",
-    }
-    assert {p["pricing"]["model"] for p in plan["products"]} == {
-        "flat_fee",
-        "per_unit",
-        "tiered",
-        "volume",
-        "package",
-    }
+    assert {m["aggregation"] for m in plan["metrics"]} == set(rb.AGGREGATIONS)
+    assert {p["pricing"]["model"] for p in plan["products"]} == set(rb.MODELS)
+    assert any(m.get("filters") for m in plan["metrics"])
+    grouped = {m["id"]: m["group_by"] for m in plan["metrics"] if m.get("group_by")}
+    assert set(grouped.values()) == {"region", "unit_price"}
+    matrix = next(p for p in plan["products"] if p["pricing"]["model"] == "matrix")
+    assert set(matrix["pricing"]["rates"]) == set(generator.REGIONS)
 
     assert summary["customers"] == 50 == len(_read(out / "data/customers.csv"))
     assert summary["contracts"] == 50 == len(_read(out / "data/contracts.csv"))
@@ -465,6 +456,15 @@ def test_bundle_files_and_counts(bundle):
     for row in lines:
         per_contract[row["contract_id"]].append(row["product_id"])
     assert all(2 <= len(p) <= 6 and p[0] == "platform" for p in per_contract.values())
+    for column in ("price_override", "start_date", "end_date", "prorate_commitment", "skip_zero"):
+        assert any(row[column] for row in lines), column
+    for row in lines:
+        if row["price_override"]:
+            model, pricing = rb.line_pricing(
+                rb.ContractLine(row["product_id"], price_override=row["price_override"]),
+                rb.Product(row["product_id"], "flat_fee", {"amount": 0}),
+            )
+            assert model in rb.MODELS and pricing
 
     files = sorted((out / "data/usage").glob("*.parquet"))
     assert sum(pq.read_metadata(f).num_rows for f in files) == summary["events"] == 20_000
@@ -517,117 +517,59 @@ def test_injected_discrepancies_are_in_the_legacy_files(bundle):
         assert D(line[field]) == D(x["legacy_value"]) != D(x["true_value"])
 
 
-def _parse_events(out: Path):
-    """Read the usage files with the README's billing decisions, independently of the generator."""
-    numeric = {
-        "api_call": "ms",
-        "storage": "gb",
-        "compute": "seconds",
-        "message": "count",
-        "device_report": "pct",
-    }
-    customers = {r["customer_id"] for r in _read(out / "data/customers.csv")}
-    rows = []
-    for f in sorted((out / "data/usage").glob("*.parquet")):
-        rows += pq.read_table(f).to_pylist()
-    payloads = defaultdict(set)
-    for r in rows:
-        payloads[r["event_id"]].add(
-            (r["customer_id"], r["event_name"], r["timestamp"], r["properties"])
-        )
-    clean, quarantined = {}, 0
-    for r in rows:
-        props = json.loads(r["properties"], parse_float=D)
-        try:
-            ts = datetime.fromisoformat(r["timestamp"]).astimezone(UTC)
-            prop = numeric.get(r["event_name"])
-            if prop:
-                D(str(props[prop]))
-        except (ValueError, KeyError, InvalidOperation):
-            quarantined += 1
-            continue
-        if r["customer_id"] not in customers or len(payloads[r["event_id"]]) > 1:
-            quarantined += 1
-            continue
-        clean[r["event_id"]] = (r["customer_id"], r["event_name"], ts, props)
-    return clean, quarantined, len(rows) - quarantined - len(clean)
-
-
-def test_legacy_quantities_follow_from_the_events(bundle):
+def test_events_reconcile_with_what_was_written(bundle):
     out, summary = bundle
-    clean, quarantined, duplicates = _parse_events(out)
-    assert quarantined == summary["quarantine_expected"]
-    assert duplicates == summary["duplicates_expected"]
+    read = read_bundle(out / "plan.yaml")
+    assert sum(read.quarantined.values()) == summary["quarantine_expected"]
+    assert read.duplicates == summary["duplicates_expected"]
+    assert len(read.events) + sum(read.quarantined.values()) + read.duplicates == summary["events"]
+    names = {e.event_name for e in read.events}
+    assert names == set(generator.EVENT_NAMES)
 
-    def day(value: str) -> date | None:
-        return date.fromisoformat(value) if value else None
 
-    def midnight(d: date) -> datetime:
-        return datetime.combine(d, datetime.min.time(), UTC)
+def test_legacy_invoices_follow_from_the_bundle(bundle):
+    """Re-bill the bundle from its files alone (plan, CSVs, Parquet events) with the reference
+    biller's own metering: every legacy invoice agrees to the cent except the planted ones."""
+    out, summary = bundle
+    window_from, window_to = generator.WINDOW_FROM, generator.WINDOW_TO
+    invoices = [
+        i
+        for i in bill_bundle(read_bundle(out / "plan.yaml"), since=window_from)
+        if window_from < i.period_end <= window_to
+    ]
+    assert len(invoices) == summary["invoices_in_window"]
+    assert not [e for i in invoices for e in i.pricing_errors]
 
-    contracts = {r["customer_id"]: r for r in _read(out / "data/contracts.csv")}
-    periods = {
-        c["customer_id"]: [
-            (midnight(p.start), midnight(p.end), p.start.isoformat())
-            for p in rb.periods(
-                day(c["start_date"]),
-                day(c["end_date"]),
-                day(c["billing_anchor_date"]),
-                c["billing_period"],
-                date(2026, 11, 1),
-            )
-        ]
-        for c in contracts.values()
-    }
-    values = defaultdict(list)  # (contract, period start, event name) -> [(ts, id, props)]
-    for event_id, (customer, name, ts, props) in clean.items():
-        c = contracts[customer]
-        if ts.date() < day(c["start_date"]) or (c["end_date"] and ts.date() > day(c["end_date"])):
+    legacy = {(r["contract_id"], r["period_start"]): r for r in _read(out / "legacy/invoices.csv")}
+    legacy_lines = defaultdict(dict)
+    for row in _read(out / "legacy/invoice_lines.csv"):
+        legacy_lines[row["invoice_id"]][row["product_id"]] = row
+    planted = {(x["contract_id"], x["period_start"]): x for x in summary["injected"]}
+    models = set()
+    for invoice in invoices:
+        key = (invoice.contract_id, invoice.period_start.isoformat())
+        x = planted.get(key)
+        if x and x["kind"] == "missing_in_legacy":
+            assert key not in legacy
             continue
-        for start, end, key in periods[customer]:
-            if start <= ts < end:
-                values[(c["contract_id"], key, name)].append((ts, event_id, props))
-
-    def metric(key, product):
-        ev = values.get(key, [])
-        match product:
-            case "api":
-                return D(len(ev))
-            case "storage":
-                return max((D(str(e[2]["gb"])) for e in ev), default=D(0))
-            case "compute":
-                return sum((D(str(e[2]["seconds"])) for e in ev), D(0))
-            case "seats":
-                return D(len({e[2]["user_id"] for e in ev}))
-            case "messaging":
-                return sum((D(e[2]["count"]) for e in ev), D(0))
-            case "devices":
-                return D(max(ev, key=lambda e: (e[0], e[1]))[2]["devices"]) if ev else D(0)
-
-    event_of = {
-        "api": "api_call",
-        "storage": "storage",
-        "compute": "compute",
-        "seats": "login",
-        "messaging": "message",
-        "devices": "device_report",
-    }
-    wrong = {
-        (x["contract_id"], x["period_start"], x["product_id"])
-        for x in summary["injected"]
-        if x["kind"] == "quantity"
-    }
-    invoices = {r["invoice_id"]: r for r in _read(out / "legacy/invoices.csv")}
-    checked = 0
-    for line in _read(out / "legacy/invoice_lines.csv"):
-        if line["product_id"] not in event_of:
-            continue
-        inv = invoices[line["invoice_id"]]
-        key = (inv["contract_id"], inv["period_start"], line["product_id"])
-        expected = metric((key[0], key[1], event_of[key[2]]), key[2])
-        assert (D(line["quantity"]) != expected) == (key in wrong), key
-        checked += 1
-    assert checked > 50
+        row = legacy[key]
+        assert (D(row["total"]) == invoice.total) == (x is None), key
+        lines = legacy_lines[row["invoice_id"]]
+        assert set(lines) == {line.product_id for line in invoice.lines}
+        for line in invoice.lines:
+            legacy_line = lines[line.product_id]
+            same = D(legacy_line["amount"]) == line.amount
+            assert same == (x is None or x["product_id"] != line.product_id), (key, line)
+            if line.quantity is not None:
+                models.add(line.product_id)
+                # the legacy system keeps at most 10 decimals (a time-weighted level has more)
+                expected = line.quantity.quantize(D("1e-10"), rounding=ROUND_HALF_UP)
+                wrong = (
+                    x is not None and x["kind"] == "quantity" and x["product_id"] == line.product_id
+                )
+                assert (D(legacy_line["quantity"]) == expected) != wrong, (key, line)
+    # every product shows up on some invoice of the window
+    assert models == {p["id"] for p in generator.PRODUCTS}
 
 
 def test_same_seed_same_bytes(tmp_path):

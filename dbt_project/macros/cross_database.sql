@@ -16,7 +16,8 @@
     {{ return(adapter.dispatch('decimal_div', 'golive')(numerator, denominator)) }}
 {%- endmacro %}
 {% macro default__decimal_div(numerator, denominator) -%}
-    cast(({{ numerator }}) / nullif({{ denominator }}, 0) as {{ golive.decimal_type() }})
+    {#- numeric, so that two integers do not divide as integers -#}
+    cast(cast({{ numerator }} as numeric) / nullif({{ denominator }}, 0) as {{ golive.decimal_type() }})
 {%- endmacro %}
 {% macro duckdb__decimal_div(numerator, denominator) -%}
     {#- scaled integers: n * 10^10 / d in 128-bit integer arithmetic, then back to 10 decimals -#}

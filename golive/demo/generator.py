@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,9 @@ PRODUCTS: list[dict[str, Any]] = [
         "metric": "active_users",
         "pricing": {
             "model": "step",
-            "tiers": _tiers((10, "49.00"), (25, "99.00"), (None, "199.00"), keys=("up_to", "flat_fee")),
+            "tiers": _tiers(
+                (10, "49.00"), (25, "99.00"), (None, "199.00"), keys=("up_to", "flat_fee")
+            ),
         },
     },
     {
@@ -248,7 +250,10 @@ OVERRIDES: dict[str, list[dict[str, Any]]] = {
     "team_plan": [
         {"model": "step", "tiers": _tiers((25, 79), (None, 149), keys=("up_to", "flat_fee"))}
     ],
-    "payments": [{"model": "percent", "rate_percent": 2.4}, {"model": "percent", "rate_percent": "1.95"}],
+    "payments": [
+        {"model": "percent", "rate_percent": 2.4},
+        {"model": "percent", "rate_percent": "1.95"},
+    ],
     "egress": [
         {
             "model": "matrix",
@@ -612,7 +617,9 @@ def _make_company(rng: np.random.Generator, n: int) -> _Company:
         )
 
         k = int(rng.integers(1, 6))  # 1-5 products besides the platform fee
-        chosen = {optional[j] for j in rng.choice(len(optional), size=k, replace=False, p=optional_p)}
+        chosen = {
+            optional[j] for j in rng.choice(len(optional), size=k, replace=False, p=optional_p)
+        }
         if "seats" in chosen:
             chosen.discard("team_plan")  # two ways of pricing the same users: one is enough
         contract = contracts[-1]
@@ -683,7 +690,9 @@ def _flat_line(rng: np.random.Generator, product_id: str, contract: rb.Contract)
     )
 
 
-def _usage_line(rng: np.random.Generator, product_id: str, contract: rb.Contract) -> rb.ContractLine:
+def _usage_line(
+    rng: np.random.Generator, product_id: str, contract: rb.Contract
+) -> rb.ContractLine:
     minimum = _pick(rng, ["10", "25", "50"]) if rng.random() < 0.08 else None
     start, end = _line_dates(rng, contract)
     return rb.ContractLine(
@@ -807,7 +816,9 @@ def _properties(etype: np.ndarray, v: np.ndarray, v2: np.ndarray, quoted: np.nda
                 '"}',
             )
         elif t == EGRESS:
-            s = _join('{"region": "', regions.take(pa.array(b)), '", "gb": ', _decimal_text(a, 3), "}")
+            s = _join(
+                '{"region": "', regions.take(pa.array(b)), '", "gb": ', _decimal_text(a, 3), "}"
+            )
         elif t == SALE:
             s = _join('{"units": ', _str(a), ', "unit_price": ', prices.take(pa.array(b)), "}")
         else:
@@ -905,7 +916,9 @@ def _make_usage(
     devices = np.maximum(0, device_base[cust] + rng.integers(-2, 3, n_clean)).astype(np.int64)
     cents = np.maximum(50, rng.lognormal(np.log(8000.0), 1.0, n_clean)).astype(np.int64)
     egress_milli = (rng.lognormal(np.log(40.0), 1.0, n_clean) * 1000).astype(np.int64) + 1
-    egress_milli = np.where(rng.random(n_clean) < 0.5, egress_milli // 1000 * 1000 + 1000, egress_milli)
+    egress_milli = np.where(
+        rng.random(n_clean) < 0.5, egress_milli // 1000 * 1000 + 1000, egress_milli
+    )
     units = np.minimum(rng.geometric(1 / 8, n_clean), 200).astype(np.int64)
     vcpus = np.maximum(1, np.round(vcpu_base[cust] * rng.choice([0.5, 1, 1, 1.5, 2], n_clean)))
     v = np.select(
@@ -1037,8 +1050,9 @@ def _make_usage(
 # ---------------------------------------------------------------------------- billing
 
 
-def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], Decimal]]:
-    """Per contract, each priced metric's value per invoiced period (README: billing decisions)."""
+def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], rb.Quantity]]:
+    """Per contract, each priced metric's value per invoiced period (README: billing decisions);
+    a grouped metric's value is a mapping of group value to value."""
     starts: list[int] = []
     ends: list[int] = []
     owner: list[int] = []
@@ -1052,7 +1066,7 @@ def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], 
                 ends.append(_day(p.end) * _DAY_MS)
                 owner.append(i)
                 period_start.append(p.start)
-    result: list[dict[tuple[date, str], Decimal]] = [{} for _ in company.contracts]
+    result: list[dict[tuple[date, str], rb.Quantity]] = [{} for _ in company.contracts]
     if not owner:
         return result
     shift = np.int64(1) << np.int64(42)  # > any epoch millisecond of this century
@@ -1075,26 +1089,57 @@ def _aggregate(company: _Company, usage: _Usage) -> list[dict[tuple[date, str], 
             "pid": pos[ok],
             "etype": usage.etype[ok],
             "v": usage.v[ok],
+            "v2": usage.v2[ok],
             "ts": usage.ts[ok],
             "id": usage.ids[ok],
         }
     )
     by_type = {t: df[df["etype"] == t] for t in range(len(EVENT_NAMES))}
+    messages, payments = by_type[MESSAGE], by_type[PAYMENT]
     values: dict[str, pd.Series] = {
         "api_calls": by_type[API].groupby("pid").size(),
         "storage_gb": by_type[STORAGE].groupby("pid")["v"].max(),
         "compute_seconds": by_type[COMPUTE].groupby("pid")["v"].sum(),
         "active_users": by_type[LOGIN].drop_duplicates(["pid", "v"]).groupby("pid").size(),
-        "messages": by_type[MESSAGE].groupby("pid")["v"].sum(),
+        "messages": messages.groupby("pid")["v"].sum(),
+        "push_messages": messages[messages["v2"] == CHANNELS.index("push")]
+        .groupby("pid")["v"]
+        .sum(),
         # latest: greatest timestamp, ties broken by the greatest event_id; the ids are
         # zero-padded numbers, so their numeric order is their text order.
         "devices": by_type[DEVICE].sort_values(["pid", "ts", "id"]).groupby("pid")["v"].last(),
+        "payment_volume": payments[payments["v2"] == PAYMENT_STATUSES.index("succeeded")]
+        .groupby("pid")["v"]
+        .sum(),
     }
-    scale = {"storage_gb": -3, "compute_seconds": -3}
+    scale = {"storage_gb": -3, "compute_seconds": -3, "payment_volume": -2}
     for metric, series in values.items():
         for pid, value in zip(series.index.tolist(), series.tolist(), strict=True):
             amount = Decimal(int(value)).scaleb(scale.get(metric, 0))
             result[owner[pid]][(period_start[pid], metric)] = amount
+
+    # Grouped metrics: a value per group value (the text of the property, as in the events).
+    grouped = (("egress_gb", EGRESS, REGIONS, -3), ("units_by_price", SALE, PRICE_POINTS, 0))
+    for metric, etype, labels, exponent in grouped:
+        sums = by_type[etype].groupby(["pid", "v2"])["v"].sum()
+        for (pid, group), value in zip(sums.index.tolist(), sums.tolist(), strict=True):
+            per_group = result[owner[pid]].setdefault((period_start[pid], metric), {})
+            per_group[labels[group]] = Decimal(int(value)).scaleb(exponent)
+
+    # weighted_sum: each event holds its level until the next one of the period (ties in
+    # event id order) or the period end; level x milliseconds, over the period's milliseconds.
+    levels = by_type[CAPACITY].sort_values(["pid", "ts", "id"])
+    pid = levels["pid"].to_numpy()
+    ts = levels["ts"].to_numpy()
+    following = np.append(ts[1:], 0)
+    last = np.append(pid[1:] != pid[:-1], True)
+    until = np.where(last, p_end[pid], following)
+    held = pd.Series(levels["v"].to_numpy() * (until - ts)).groupby(pid).sum()
+    with localcontext() as ctx:
+        ctx.prec = 60
+        for p, value in zip(held.index.tolist(), held.tolist(), strict=True):
+            span = int(p_end[p]) - starts[p]
+            result[owner[p]][(period_start[p], "reserved_vcpus")] = Decimal(int(value)) / span
     return result
 
 
@@ -1120,6 +1165,14 @@ def _bill(company: _Company, products: dict[str, rb.Product], usage: _Usage) -> 
 
 # ---------------------------------------------------------------------------- discrepancies
 
+# Metrics whose lines may carry a planted discrepancy: one number per period with a short
+# exact decimal, so that the legacy line differs from the correct one in that number only.
+_PLAIN_METRICS = {
+    m["id"]
+    for m in METRICS
+    if not m.get("group_by") and m["aggregation"] not in ("avg", "weighted_sum")
+}
+
 
 def _inject(
     rng: np.random.Generator,
@@ -1131,9 +1184,10 @@ def _inject(
 
     Returns ``(invoice_id, invoice)`` pairs as the legacy process would have written them and
     the list of planted discrepancies. Line discrepancies go only on USD invoices of contracts
-    without discount, minimum or prepaid credit, on a usage line with a non-zero quantity, so
-    only that line and the invoice totals change; missing invoices are small ones. The net
-    effect on the USD totals stays far below the sign-off's 100.00.
+    without discount, minimum or prepaid credit, on a usage line with a non-zero quantity of
+    an ungrouped metric with short exact values, so only that line and the invoice totals
+    change; missing invoices are small ones. The net effect on the USD totals stays far below
+    the sign-off's 100.00.
     """
     numbered = [(f"L-{inv.period_end.year}-{n:06d}", inv) for n, inv in enumerate(invoices, 1)]
     index_of = {c.contract_id: i for i, c in enumerate(company.contracts)}
@@ -1174,7 +1228,8 @@ def _inject(
             if i in forgotten or c.discount_percent or c.minimum_commitment or c.prepaid_credit:
                 continue
             for line in inv.lines:
-                if line.is_product and products[line.product_id].metric and line.quantity:
+                metric = products[line.product_id].metric if line.is_product else None
+                if metric in _PLAIN_METRICS and line.quantity:
                     yield i, line
                     break
 
@@ -1202,7 +1257,7 @@ def _inject(
             break
         inv = numbered[i][1]
         contract_index = index_of[inv.contract_id]
-        c_line = company.lines[contract_index][line.line_no - 1]
+        c_line = next(x for x in company.lines[contract_index] if x.product_id == line.product_id)
         q = line.quantity
         # The legacy metering over-counts a little: a few percent, at least one unit.
         bump = (q * Decimal("0.04")).quantize(Decimal("0.001") if q % 1 else Decimal(1))
@@ -1268,8 +1323,10 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]] | list[dict[
 
 
 def _text(value: Any) -> str:
-    if value is None:
+    if value is None or value is False:
         return ""
+    if value is True:
+        return "true"
     if isinstance(value, Decimal):
         return rb.format_quantity(value)
     if isinstance(value, date):
@@ -1309,6 +1366,11 @@ def _write_master_data(data_dir: Path, company: _Company) -> None:
         "discount_percent",
         "discount_amount",
         "minimum_commitment",
+        "skip_zero",
+        "price_override",
+        "start_date",
+        "end_date",
+        "prorate_commitment",
     ]
     _write_csv(
         data_dir / "contract_lines.csv",
@@ -1319,6 +1381,14 @@ def _write_master_data(data_dir: Path, company: _Company) -> None:
             for line in lines
         ],
     )
+
+
+def _legacy_quantity(value: Decimal | None) -> str:
+    """A quantity as the legacy system stores it: at most 10 decimals (a time-weighted level
+    has endless ones)."""
+    if value is not None and value.as_tuple().exponent < -10:
+        value = value.quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
+    return rb.format_quantity(value)
 
 
 def _write_legacy(
@@ -1345,7 +1415,7 @@ def _write_legacy(
                 [
                     invoice_id,
                     line.product_id,
-                    rb.format_quantity(line.quantity),
+                    _legacy_quantity(line.quantity),
                     rb.format_amount(line.amount, cur),
                 ]
             )
@@ -1403,11 +1473,40 @@ def _write_legacy(
 def _yaml_value(value: Any) -> str:
     if value is None:
         return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str) and not value.replace(".", "").isdigit():
         return value
     if isinstance(value, str):
         return f'"{value}"'  # prices are written as strings so they are read exactly
     return str(value)
+
+
+def _tier_yaml(tier: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {_yaml_value(v)}" for k, v in tier.items()) + "}"
+
+
+def _pricing_yaml(pricing: dict[str, Any], indent: str) -> list[str]:
+    """The lines of one ``pricing`` mapping: scalars, then tier tables, rates and bands."""
+    out = []
+    for key, value in pricing.items():
+        if key == "tiers":
+            out.append(f"{indent}tiers:")
+            out += [f"{indent}  - {_tier_yaml(tier)}" for tier in value]
+        elif key == "rates":
+            out.append(f"{indent}rates:")
+            for group, tiers in value.items():
+                out.append(f'{indent}  "{group}":')
+                out += [f"{indent}    - {_tier_yaml(tier)}" for tier in tiers]
+        elif key == "bands":
+            out.append(f"{indent}bands:")
+            for band in value:
+                out.append(f"{indent}  - up_to: {_yaml_value(band['up_to'])}")
+                out.append(f"{indent}    tiers:")
+                out += [f"{indent}      - {_tier_yaml(tier)}" for tier in band["tiers"]]
+        else:
+            out.append(f"{indent}{key}: {_yaml_value(value)}")
+    return out
 
 
 def _plan_yaml() -> str:
@@ -1432,9 +1531,12 @@ def _plan_yaml() -> str:
     ]
     for metric in METRICS:
         out.append(f"  - id: {metric['id']}")
-        for key in ("event_name", "aggregation", "property"):
+        for key in ("event_name", "aggregation", "property", "group_by"):
             if key in metric:
                 out.append(f"    {key}: {metric[key]}")
+        if "filters" in metric:
+            pairs = ", ".join(f"{k}: {v}" for k, v in metric["filters"].items())
+            out.append(f"    filters: {{{pairs}}}")
     out.append("products:")
     for product in PRODUCTS:
         out.append(f"  - id: {product['id']}")
@@ -1442,16 +1544,7 @@ def _plan_yaml() -> str:
         if "metric" in product:
             out.append(f"    metric: {product['metric']}")
         out.append("    pricing:")
-        for key, value in product["pricing"].items():
-            if key == "tiers":
-                out.append("      tiers:")
-                for tier in value:
-                    out.append(
-                        f"        - {{up_to: {_yaml_value(tier['up_to'])}, "
-                        f"unit_price: {_yaml_value(tier['unit_price'])}}}"
-                    )
-            else:
-                out.append(f"      {key}: {_yaml_value(value)}")
+        out += _pricing_yaml(product["pricing"], "      ")
     out.append("signoff:")
     for key, value in SIGNOFF.items():
         out.append(f"  {key}: {value}")

@@ -142,7 +142,7 @@ def to_number(text: Any) -> Decimal | None:
     return Decimal(text.strip())
 
 
-def _truthy(value: Any) -> bool:
+def parse_flag(value: Any) -> bool:
     """A boolean flag from YAML, JSON or a CSV cell ("true", "1", "yes", "t")."""
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "t")
@@ -623,7 +623,7 @@ def price_line(
         q_dec = sum(groups.values(), ZERO)
     else:
         q_dec = to_decimal(q) or ZERO
-    skip = skip_zero or _truthy(pricing.get("skip_zero", False))
+    skip = skip_zero or parse_flag(pricing.get("skip_zero", False))
     free = to_decimal(free_units)
     bq = billable_quantity(model, q_dec, free)
     if skip and q_dec == 0:
