@@ -289,3 +289,75 @@ def test_bad_price_overrides_say_what_is_wrong(text, message):
 def test_price_override_is_exact():
     pricing = parse_override('{"model": "per_unit", "unit_price": 1.005}')
     assert pricing.unit_price == Decimal("1.005")
+
+
+def test_periods_in_the_plans_time_zone(tmp_path, warehouse_url):
+    """Period boundaries are midnight in the plan's zone; a running period is not invoiced;
+    a currency without a known minor unit quarantines its contract."""
+    plan = {
+        **PLAN,
+        "timezone": "America/New_York",
+        "as_of": "2026-10-15",
+        "metrics": [{"id": "calls", "event_name": "call", "aggregation": "count"}],
+        "products": [
+            {"id": "calls", "metric": "calls", "pricing": {"model": "per_unit", "unit_price": 1}}
+        ],
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    _write(tmp_path / "customers.csv", [{"customer_id": "C1", "name": "NY", "currency": "USD"}])
+    _write(
+        tmp_path / "contracts.csv",
+        [
+            {
+                "contract_id": "K1",
+                "customer_id": "C1",
+                "start_date": "2026-09-01",
+                "currency": "USD",
+                "billing_period": "P1M",
+            },
+            {
+                "contract_id": "KX",
+                "customer_id": "C1",
+                "start_date": "2026-09-01",
+                "currency": "XYZ",
+                "billing_period": "P1M",
+            },
+        ],
+    )
+    _write(tmp_path / "contract_lines.csv", [{"contract_id": "K1", "product_id": "calls"}])
+    events = [
+        ("before", "2026-09-01T03:00:00Z"),  # 31 Aug, 23:00 in New York: before the contract
+        ("sept", "2026-09-15T12:00:00Z"),
+        ("late", "2026-10-01T02:00:00Z"),  # 30 Sept, 22:00 in New York: September
+        ("oct", "2026-10-10T12:00:00Z"),  # October: the period is still running on as_of
+    ]
+    _write(
+        tmp_path / "events.csv",
+        [
+            {
+                "event_id": e,
+                "customer_id": "C1",
+                "event_name": "call",
+                "timestamp": ts,
+                "properties": "{}",
+            }
+            for e, ts in events
+        ],
+    )
+    run = run_stages(tmp_path / "plan.yaml", warehouse_url, through="billing")
+    assert run.success, [s.error for s in run.stages]
+    wh = warehouse_from_url(warehouse_url)
+    aggregates = sorted(
+        (str(p), f"{v:.0f}")
+        for p, v in wh.query("select period_start, value from sandbox.usage_aggregates")
+    )
+    assert aggregates == [("2026-09-01", "2"), ("2026-10-01", "1")]
+    invoices = [
+        (str(p), f"{t:.2f}")
+        for p, t in wh.query("select period_start, total from sandbox.invoices")
+    ]
+    assert invoices == [("2026-09-01", "2.00")]  # October ends after as_of: not invoiced
+    assert wh.query("select event_id from sandbox.usage_unbilled") == [("before",)]
+    assert wh.query("select record_key, reason from quarantine.records") == [
+        ("KX", "unknown_currency")
+    ]
