@@ -16,6 +16,7 @@ import contextlib
 import glob
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -75,12 +76,15 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What a connector needs: the dataset, where it is, and the column mapping."""
+    """What a connector needs: the dataset, where it is, the column mapping, and (for
+    databases) the plan's source settings and the watermark of an incremental pull."""
 
     dataset: str
     connector: str
     location: str
     columns: dict[str, str]
+    settings: Any = None
+    watermark: str | None = None
 
 
 def _any_ident(name: str) -> str:
@@ -92,7 +96,9 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) -> str:
+def _select_list(
+    dataset: str, available: list[str], mapping: dict[str, str], keep: str | None = None
+) -> str:
     required, optional = DATASET_COLUMNS[dataset]
     lower = {c.lower(): c for c in available}
     picked: list[str] = []
@@ -114,6 +120,15 @@ def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) ->
             f"{', '.join(available)}. Fix: rename them, or map them with "
             f"sources.{dataset}.columns in the plan"
         )
+    kept = lower.get(keep.lower()) if keep else None
+    if keep and kept is None:
+        raise SourceError(
+            f"{dataset}: the incremental column '{keep}' is not in the source; it has "
+            f"{', '.join(available)}. Fix: sources.{dataset}.incremental_column"
+        )
+    if kept:
+        used.add(kept)  # bookkeeping, not an event property
+        picked.append(f"{_any_ident(kept)} as _watermark")
     if dataset == "usage_events":
         extra = [c for c in available if c not in used]
         if extra:
@@ -131,44 +146,87 @@ def _select_list(dataset: str, available: list[str], mapping: dict[str, str]) ->
                     f"then cast(json_merge_patch({col}, {packed}) as varchar) "
                     f"else cast({col} as varchar) end"
                 )
-            picked[-1] = f"cast({packed} as varchar) as properties"
+            at = [i for i, p in enumerate(picked) if p.endswith(" as properties")][0]
+            picked[at] = f"cast({packed} as varchar) as properties"
     return ", ".join(picked)
 
 
-@contextlib.contextmanager
-def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
-    """Stream a csv/parquet file or glob as contract-shaped Arrow batches (all text)."""
+def _normalized(con, scan: str, spec: SourceSpec) -> pa.RecordBatchReader:
+    """The contract-shaped, all-text stream of whatever ``scan`` (a DuckDB relation) reads."""
     import duckdb
 
-    files = sorted(glob.glob(spec.location))
-    if not files:
-        raise SourceError(f"{spec.dataset}: no file matches {spec.location}. Fix: check the path")
+    try:
+        available = [r[0] for r in con.execute(f"describe select * from {scan}").fetchall()]
+    except duckdb.Error as exc:
+        raise SourceError(f"{spec.dataset}: cannot read {spec.location}: {exc}") from None
+    keep = spec.settings.incremental_column if spec.settings is not None else None
+    select = _select_list(spec.dataset, available, spec.columns, keep)
+    where = ""
+    if keep and spec.watermark is not None:
+        literal = "'" + spec.watermark.replace("'", "''") + "'"
+        where = f" where {_any_ident(keep)} > {literal}"
+    return con.sql(f"select {select} from {scan}{where}").to_arrow_reader(BATCH_ROWS)
+
+
+@contextlib.contextmanager
+def _duckdb() -> Iterator:
+    import duckdb
+
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     try:
-        file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-        if spec.connector == "csv":
-            scan = f"read_csv({file_list}, all_varchar = true, header = true, union_by_name = true)"
-        else:
-            scan = f"read_parquet({file_list}, union_by_name = true)"
-        try:
-            available = [r[0] for r in con.execute(f"describe select * from {scan}").fetchall()]
-        except duckdb.Error as exc:
-            raise SourceError(f"{spec.dataset}: cannot read {spec.location}: {exc}") from None
-        select = _select_list(spec.dataset, available, spec.columns)
-        yield con.sql(f"select {select} from {scan}").to_arrow_reader(BATCH_ROWS)
+        yield con
     finally:
         con.close()
 
 
 @contextlib.contextmanager
+def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
+    """Stream a csv/parquet file or glob as contract-shaped Arrow batches (all text)."""
+    files = sorted(glob.glob(spec.location))
+    if not files:
+        raise SourceError(f"{spec.dataset}: no file matches {spec.location}. Fix: check the path")
+    with _duckdb() as con:
+        file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        if spec.connector == "csv":
+            scan = f"read_csv({file_list}, all_varchar = true, header = true, union_by_name = true)"
+        else:
+            scan = f"read_parquet({file_list}, union_by_name = true)"
+        yield _normalized(con, scan, spec)
+
+
+@contextlib.contextmanager
+def read_arrow_source(
+    spec: SourceSpec, batches: pa.RecordBatchReader
+) -> Iterator[pa.RecordBatchReader]:
+    """Normalise a connector's Arrow stream (a database table or query) to the contract."""
+    with _duckdb() as con:
+        con.register("_golive_source", batches)
+        yield _normalized(con, "_golive_source", spec)
+
+
+#: connector name -> function(spec) returning the source's raw Arrow stream (a context manager)
+DATABASE_CONNECTORS: dict[str, str] = {
+    "postgres": "connectors.databases:extract_database",
+    "mysql": "connectors.databases:extract_database",
+    "snowflake": "connectors.snowflake:extract_snowflake",
+    "bigquery": "connectors.bigquery:extract_bigquery",
+}
+
+
+@contextlib.contextmanager
 def open_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
-    """Open any configured source as a stream of Arrow batches."""
+    """Open any configured source as a stream of contract-shaped Arrow batches (all text)."""
     if spec.connector in ("csv", "parquet"):
         with read_file_source(spec) as reader:
             yield reader
         return
-    raise SourceError(
-        f"{spec.dataset}: connector '{spec.connector}' is not available in this version; "
-        "use csv or parquet"
-    )
+    target = DATABASE_CONNECTORS.get(spec.connector)
+    if target is None:
+        raise SourceError(f"{spec.dataset}: unknown connector '{spec.connector}'")
+    import importlib
+
+    module_name, func_name = target.split(":")
+    extract = getattr(importlib.import_module(module_name), func_name)
+    with extract(spec) as batches, read_arrow_source(spec, batches) as reader:
+        yield reader

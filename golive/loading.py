@@ -5,12 +5,12 @@ Plain Python over :mod:`connectors`; the Dagster assets in ``orchestration.stage
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
 from connectors.sources import DATASET_COLUMNS, SourceSpec, open_source
-from connectors.warehouse import Warehouse
+from connectors.warehouse import Warehouse, quote_ident
 from golive.plan import Plan
 from golive.plan_tables import plan_tables
 
@@ -34,8 +34,9 @@ def source_spec(plan: Plan, dataset: str) -> SourceSpec | None:
     return SourceSpec(
         dataset=dataset,
         connector=src.connector,
-        location=location or src.query or "",
+        location=location or "query",
         columns=dict(src.columns),
+        settings=src,
     )
 
 
@@ -45,9 +46,80 @@ def empty_dataset(dataset: str) -> pa.Table:
     return pa.table({c: pa.array([], pa.string()) for c in required + optional})
 
 
+WATERMARKS = "source_watermarks"
+
+
+def _watermark(warehouse: Warehouse, dataset: str) -> str | None:
+    if not (warehouse.table_exists("raw", WATERMARKS) and warehouse.table_exists("raw", dataset)):
+        return None
+    return warehouse.scalar(
+        f"select watermark from raw.{WATERMARKS} where dataset = {warehouse.param}", [dataset]
+    )
+
+
+def _load_incremental(warehouse: Warehouse, spec: SourceSpec) -> int:
+    """Append what is new since the watermark; rows already in ``raw`` are not added again."""
+    spec = replace(spec, watermark=_watermark(warehouse, spec.dataset))
+    incoming = f"_incoming_{spec.dataset}"
+    with open_source(spec) as reader:
+        pulled = warehouse.load_arrow("raw", incoming, reader)
+    required, optional = DATASET_COLUMNS[spec.dataset]
+    columns = ", ".join(quote_ident(c) for c in required + optional)
+    same = " and ".join(
+        f"r.{quote_ident(c)} is not distinct from i.{quote_ident(c)}" for c in required + optional
+    )
+    with warehouse.connect() as con:
+        run = warehouse.run_in
+        if spec.watermark is None:  # first pull: the table is what was pulled
+            run(con, f"drop table if exists raw.{quote_ident(spec.dataset)}")
+            run(
+                con,
+                f"create table raw.{quote_ident(spec.dataset)} as select {columns} "
+                f"from raw.{incoming} where false",
+            )
+        run(
+            con,
+            f"insert into raw.{quote_ident(spec.dataset)} ({columns}) select {columns} "
+            f"from raw.{incoming} as i where not exists (select 1 from "
+            f"raw.{quote_ident(spec.dataset)} as r where {same})",
+        )
+        run(
+            con,
+            f"create table if not exists raw.{WATERMARKS} (dataset varchar, "
+            "column_name varchar, watermark varchar, pulled_rows bigint)",
+        )
+        if pulled:
+            newest = warehouse.fetch_in(
+                con, f"select cast(max(_watermark) as varchar) from raw.{incoming}", None
+            )[0][0]
+            run(
+                con,
+                f"delete from raw.{WATERMARKS} where dataset = {warehouse.param}",
+                [spec.dataset],
+            )
+            run(
+                con,
+                f"insert into raw.{WATERMARKS} values ({', '.join([warehouse.param] * 4)})",
+                [spec.dataset, spec.settings.incremental_column, newest, pulled],
+            )
+        run(con, f"drop table raw.{incoming}")
+        return int(
+            warehouse.fetch_in(con, f"select count(*) from raw.{quote_ident(spec.dataset)}", None)[
+                0
+            ][0]
+        )
+
+
 def load_dataset(plan: Plan, warehouse: Warehouse, dataset: str) -> LoadResult:
-    """Replace ``raw.<dataset>`` with the source's rows (an empty table when there is none)."""
+    """Replace ``raw.<dataset>`` with the source's rows (an empty table when there is none).
+
+    A source with ``incremental_column`` is pulled incrementally: only rows past the stored
+    watermark are read, and rows already loaded are not added again.
+    """
     spec = source_spec(plan, dataset)
+    if spec is not None and spec.settings.incremental_column:
+        rows = _load_incremental(warehouse, spec)
+        return LoadResult(dataset, rows, spec.connector, spec.location)
     if spec is None:
         rows = warehouse.load_arrow("raw", dataset, empty_dataset(dataset))
         return LoadResult(dataset, rows, None, None)

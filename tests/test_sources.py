@@ -114,7 +114,7 @@ def test_no_matching_file_is_a_source_error(tmp_path):
 
 
 def test_unavailable_connector_is_a_source_error():
-    with pytest.raises(SourceError, match="connector 'oracle' is not available"):
+    with pytest.raises(SourceError, match="unknown connector 'oracle'"):
         read("customers", "oracle", "crm.customers")
 
 
