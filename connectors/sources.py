@@ -146,7 +146,7 @@ def _select_list(
                     f"then cast(json_merge_patch({col}, {packed}) as varchar) "
                     f"else cast({col} as varchar) end"
                 )
-            at = [i for i, p in enumerate(picked) if p.endswith(" as properties")][0]
+            at = [i for i, p in enumerate(picked) if p.endswith(' as "properties"')][0]
             picked[at] = f"cast({packed} as varchar) as properties"
     return ", ".join(picked)
 
