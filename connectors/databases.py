@@ -83,7 +83,13 @@ def source_query(spec: SourceSpec, dialect: str) -> str:
 def _connectorx_url(url: str) -> tuple[str, str]:
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("postgres", "postgresql", "postgresql+psycopg", "postgresql+psycopg2"):
-        return "postgres", "postgresql://" + url.split("://", 1)[1]
+        rest = url.split("://", 1)[1]
+        parts = urlsplit("postgresql://" + rest)
+        if not parts.hostname and "host=" in parts.query:
+            # a Unix socket (libpq's ?host=/dir): connectorx wants a host name beside it
+            user = parts.netloc.rstrip("@")
+            rest = f"{user}@localhost{parts.path}?{parts.query}"
+        return "postgres", "postgresql://" + rest
     if scheme in ("mysql", "mariadb", "mysql+pymysql", "mysql+mysqldb"):
         return "mysql", "mysql://" + url.split("://", 1)[1]
     raise SourceError(f"unsupported database URL scheme '{scheme}' (use postgresql:// or mysql://)")

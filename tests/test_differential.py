@@ -117,7 +117,37 @@ SCALAR_MODELS = [
 # ---------------------------------------------------------------------------- strategies
 
 
-@dataclass
+CONTRACT_COLUMNS = [
+    "contract_id",
+    "customer_id",
+    "start_date",
+    "end_date",
+    "currency",
+    "billing_period",
+    "billing_anchor_date",
+    "discount_percent",
+    "minimum_commitment",
+    "prepaid_credit",
+    "tax_rate_percent",
+]
+LINE_COLUMNS = [
+    "contract_id",
+    "product_id",
+    "quantity",
+    "billing_timing",
+    "free_units",
+    "discount_percent",
+    "discount_amount",
+    "minimum_commitment",
+    "skip_zero",
+    "price_override",
+    "start_date",
+    "end_date",
+    "prorate_commitment",
+]
+
+
+@dataclass(repr=False)
 class Company:
     """One generated company: the plan's products, master data and events, as written."""
 
@@ -126,6 +156,12 @@ class Company:
     contracts: list[dict[str, str]] = field(default_factory=list)
     lines: list[dict[str, str]] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"Company({len(self.products)} products, {len(self.contracts)} contracts, "
+            f"{len(self.lines)} lines, {len(self.events)} events)"
+        )
 
 
 def _tiers(draw, kind: str, bounds: list[str] = BOUNDS) -> list[dict[str, Any]]:
@@ -459,8 +495,8 @@ def write_bundle(company: Company, folder: Path) -> Path:
         company.customers,
         ["customer_id", "name", "currency", "tax_rate_percent"],
     )
-    _write_csv(folder / "data/contracts.csv", company.contracts, list(company.contracts[0]))
-    _write_csv(folder / "data/contract_lines.csv", company.lines, list(company.lines[0]))
+    _write_csv(folder / "data/contracts.csv", company.contracts, CONTRACT_COLUMNS)
+    _write_csv(folder / "data/contract_lines.csv", company.lines, LINE_COLUMNS)
     columns = ["event_id", "customer_id", "event_name", "timestamp", "properties"]
     table = pa.table({c: pa.array([e[c] for e in company.events], pa.string()) for c in columns})
     pq.write_table(table, folder / "data/usage.parquet")
@@ -578,3 +614,308 @@ def test_pipeline_agrees_with_the_reference_biller(company, new_warehouse, tmp_p
     plan_path = write_bundle(company, folder)
     problems = compare_with_pipeline(plan_path, new_warehouse())
     assert not problems, _explain(problems, folder)
+
+
+# ---------------------------------------------------------------------------- explicit cases
+
+
+def _company(
+    products: list[dict[str, Any]],
+    contracts: list[dict[str, str]],
+    lines: list[dict[str, str]],
+    events: list[tuple[str, str, str, dict[str, Any]]] = (),
+) -> Company:
+    """A hand-made company: contracts and lines give only their non-empty columns; events are
+    ``(contract_id, event_name, timestamp, properties)`` (one customer per contract)."""
+    company = Company(products)
+    for c in contracts:
+        row = {"customer_id": f"C-{c['contract_id']}", "billing_period": "P1M", **c}
+        company.contracts.append({k: row.get(k, "") for k in CONTRACT_COLUMNS})
+        company.customers.append(
+            {"customer_id": row["customer_id"], "name": row["customer_id"], "currency": ""}
+        )
+    company.lines = [{k: line.get(k, "") for k in LINE_COLUMNS} for line in lines]
+    for n, (contract_id, name, timestamp, props) in enumerate(events):
+        company.events.append(
+            {
+                "event_id": f"evt_{n:06d}",
+                "customer_id": f"C-{contract_id}",
+                "event_name": name,
+                "timestamp": timestamp,
+                "properties": json.dumps(props),
+            }
+        )
+    return company
+
+
+def _run(company: Company, warehouse_url: str, folder: Path) -> list[str]:
+    return compare_with_pipeline(write_bundle(company, folder), warehouse_url)
+
+
+PLATFORM = {"id": "platform", "pricing": {"model": "flat_fee", "amount": "100"}}
+CALLS = {"id": "calls", "metric": "calls", "pricing": {"model": "per_unit", "unit_price": "0.5"}}
+
+
+def test_every_period_is_invoiced_even_without_an_active_line(warehouse_url, tmp_path):
+    """Found by the differential test: DOMAIN.md §4 wants one invoice per (contract, period),
+    and the README invoices every period that ends by as_of and starts by the end date, so a
+    period in which no line is active yet still gets its invoice (with the minimum true-up)."""
+    company = _company(
+        [PLATFORM, CALLS],
+        [
+            {"contract_id": "K1", "start_date": "2024-01-31", "currency": "GBP"},
+            {
+                "contract_id": "K2",
+                "start_date": "2024-01-30",
+                "end_date": "2024-03-25",
+                "currency": "JPY",
+                "minimum_commitment": "50",
+            },
+        ],
+        [
+            {"contract_id": "K1", "product_id": "calls", "start_date": "2024-04-17"},
+            {"contract_id": "K2", "product_id": "platform", "start_date": "2024-03-05"},
+        ],
+        [("K1", "call", "2024-05-02T10:00:00Z", {})],
+    )
+    reference = bill_bundle(read_bundle(write_bundle(company, tmp_path)))
+    assert {_invoice_id(i): (i.total, len(i.lines)) for i in reference} == {
+        "K1-20240131": (Decimal("0.00"), 0),  # no line active yet
+        "K1-20240229": (Decimal("0.00"), 0),
+        "K1-20240331": (Decimal("0.00"), 1),
+        "K1-20240430": (Decimal("0.50"), 1),
+        "K1-20240531": (Decimal("0.00"), 1),
+        "K2-20240130": (Decimal("50"), 1),  # the minimum true-up alone
+        "K2-20240229": (Decimal("70"), 1),  # 100 x 21 of 30 days
+    }
+    problems = _run(company, warehouse_url, tmp_path)
+    assert not problems, _explain(problems, tmp_path)
+
+
+def test_a_line_dated_after_the_contract_ended_is_not_billed(warehouse_url, tmp_path):
+    """Found by the differential test: a line's dates cut the contract's active days, they
+    never extend them; a line that starts after the contract ended is active on no day."""
+    company = _company(
+        [PLATFORM, CALLS],
+        [
+            {
+                "contract_id": "K1",
+                "start_date": "2023-07-01",
+                "end_date": "2023-11-23",
+                "currency": "KWD",
+                "billing_period": "P1Y",
+            }
+        ],
+        [
+            {"contract_id": "K1", "product_id": "platform"},
+            {"contract_id": "K1", "product_id": "calls", "start_date": "2024-06-19"},
+        ],
+        [("K1", "call", "2023-08-01T10:00:00Z", {}), ("K1", "call", "2023-09-01T10:00:00Z", {})],
+    )
+    problems = _run(company, warehouse_url, tmp_path)
+    assert not problems, _explain(problems, tmp_path)
+
+
+def _tier(up_to: str | None, unit_price: str | None = None, flat_fee: str | None = None):
+    row = {"up_to": up_to, "unit_price": unit_price, "flat_fee": flat_fee}
+    return {k: v for k, v in row.items() if v is not None or k == "up_to"}
+
+
+WORKED_EXAMPLES = [
+    {"id": "percent", "metric": "payments", "pricing": {"model": "percent", "rate_percent": "5"}},
+    {
+        "id": "tiered_flat_fee",
+        "metric": "qty_sum",
+        "pricing": {
+            "model": "tiered_flat_fee",
+            "tiers": [
+                _tier("100", "0.01", "50"),
+                _tier("500", "0.08", "100"),
+                _tier("1000", "0.06", "250"),
+                _tier(None, "0.05", "400"),
+            ],
+        },
+    },
+    {
+        "id": "volume_flat_fee",
+        "metric": "qty_sum",
+        "pricing": {
+            "model": "volume_flat_fee",
+            "tiers": [
+                _tier("500", "0.01", "50"),
+                _tier("2000", "0.08", "100"),
+                _tier(None, "0.06", "250"),
+            ],
+        },
+    },
+    {
+        "id": "step",
+        "metric": "qty_sum",
+        "pricing": {
+            "model": "step",
+            "tiers": [
+                _tier("500", None, "100"),
+                _tier("2000", None, "300"),
+                _tier(None, None, "600"),
+            ],
+        },
+    },
+    {
+        "id": "matrix",
+        "metric": "egress",
+        "pricing": {
+            "model": "matrix",
+            "rates": {
+                "eu-west": [_tier("500", "0.12"), _tier("2000", "0.10"), _tier(None, "0.07")],
+                "us-east": [_tier(None, "0.09")],
+            },
+        },
+    },
+    {
+        "id": "two_dim_tiered",
+        "metric": "units_by_price",
+        "pricing": {
+            "model": "two_dim_tiered",
+            "bands": [
+                {
+                    "up_to": "100",
+                    "tiers": [
+                        _tier("50000", "0.01"),
+                        _tier("100000", "0.005"),
+                        _tier(None, "0.002"),
+                    ],
+                },
+                {"up_to": None, "tiers": [_tier(None, "0.02")]},
+            ],
+        },
+    },
+    {
+        "id": "capacity",
+        "metric": "level_time",
+        "pricing": {"model": "per_unit", "unit_price": "3.1"},
+    },
+]
+
+
+def test_worked_examples_and_unpriced_usage(warehouse_url, tmp_path):
+    """DOMAIN.md §2's worked examples of the newer models through the pipeline, a time-weighted
+    level, and usage that no rate prices: reported in sandbox.pricing_errors, never billed."""
+    usd = {"currency": "USD", "start_date": "2024-05-01"}
+    contracts = [
+        {"contract_id": k, **usd}
+        for k in ("KP", "KTF", "KVF", "KS", "KS0", "KM", "K2D", "KW", "KERR")
+    ]
+    lines = [
+        {"contract_id": "KP", "product_id": "percent"},
+        {"contract_id": "KTF", "product_id": "tiered_flat_fee"},
+        {"contract_id": "KVF", "product_id": "volume_flat_fee"},
+        {"contract_id": "KS", "product_id": "step"},
+        {"contract_id": "KS0", "product_id": "step", "skip_zero": "true"},
+        {"contract_id": "KM", "product_id": "matrix"},
+        {"contract_id": "K2D", "product_id": "two_dim_tiered"},
+        {"contract_id": "KW", "product_id": "capacity"},
+        {"contract_id": "KERR", "product_id": "matrix"},
+        {"contract_id": "KERR", "product_id": "two_dim_tiered"},
+    ]
+    may = "2024-05-10T12:00:00Z"
+    events = [
+        ("KP", "payment", may, {"amount": 1000}),
+        ("KP", "payment", "2024-05-20T08:00:00Z", {"amount": "500"}),
+        ("KTF", "usage", may, {"qty": 750}),
+        ("KVF", "usage", may, {"qty": 1500}),
+        ("KS", "usage", may, {"qty": 1500}),
+        ("KM", "egress", may, {"gb": 1000, "region": "eu-west"}),
+        ("KM", "egress", "2024-05-31T23:59:59.999Z", {"gb": 500, "region": "eu-west"}),
+        ("K2D", "sale", may, {"units": 60000, "price": 49.99}),
+        # 10 for 15 of May's 31 days, then 0: 10 x 15 / 31 x 3.1 = 15.00
+        ("KW", "gauge", "2024-05-01T00:00:00Z", {"level": 10}),
+        ("KW", "gauge", "2024-05-16T00:00:00Z", {"level": 0}),
+        ("KERR", "egress", may, {"gb": 100, "region": "eu-west"}),
+        ("KERR", "egress", may, {"gb": 7, "region": "mars-1"}),
+        ("KERR", "sale", may, {"units": 5, "price": 20}),
+        ("KERR", "sale", may, {"units": 10, "price": "n/a"}),
+    ]
+    company = _company(WORKED_EXAMPLES, contracts, lines, events)
+    plan_path = write_bundle(company, tmp_path)
+    reference = bill_bundle(read_bundle(plan_path))
+    amounts = {
+        (i.contract_id, i.period_start.month, line.product_id): line.amount
+        for i in reference
+        for line in i.lines
+    }
+    D = Decimal
+    assert amounts == {
+        ("KP", 5, "percent"): D("75.00"),
+        ("KP", 6, "percent"): D("0.00"),
+        ("KTF", 5, "tiered_flat_fee"): D("448.00"),
+        ("KTF", 6, "tiered_flat_fee"): D("0.00"),
+        ("KVF", 5, "volume_flat_fee"): D("220.00"),
+        ("KVF", 6, "volume_flat_fee"): D("50.00"),  # q = 0 is in the first bracket
+        ("KS", 5, "step"): D("300.00"),
+        ("KS", 6, "step"): D("100.00"),
+        ("KS0", 5, "step"): D("0.00"),
+        ("KS0", 6, "step"): D("0.00"),
+        ("KM", 5, "matrix"): D("150.00"),
+        ("KM", 6, "matrix"): D("0.00"),
+        ("K2D", 5, "two_dim_tiered"): D("550.00"),
+        ("K2D", 6, "two_dim_tiered"): D("0.00"),
+        ("KW", 5, "capacity"): D("15.00"),
+        ("KW", 6, "capacity"): D("0.00"),
+        ("KERR", 5, "matrix"): D("12.00"),
+        ("KERR", 5, "two_dim_tiered"): D("0.05"),
+        ("KERR", 6, "matrix"): D("0.00"),
+        ("KERR", 6, "two_dim_tiered"): D("0.00"),
+    }
+    errors = {
+        (i.contract_id, str(i.period_start), e.product_id, e.group_value)
+        for i in reference
+        for e in i.pricing_errors
+    }
+    assert errors == {
+        ("KERR", "2024-05-01", "matrix", "mars-1"),
+        ("KERR", "2024-05-01", "two_dim_tiered", "n/a"),
+    }
+
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, _explain(problems, tmp_path)
+    reported = {
+        (contract_id, str(period_start), product_id, group_value)
+        for contract_id, period_start, product_id, group_value in warehouse_from_url(
+            warehouse_url
+        ).query(
+            "select contract_id, period_start, product_id, group_value from sandbox.pricing_errors"
+        )
+    }
+    assert reported == errors
+
+
+def test_a_level_held_just_above_a_tier_bound_reaches_the_next_tier(warehouse_url, tmp_path):
+    """Found while probing weighted_sum: level 4 for all of May but its last millisecond, then
+    5, is 4 + 1 ms / 31 days = 4.00000000037…, above the bound 4, so the second tier's fee
+    is due. The value must be Σ level × time held / period, divided once: dividing each
+    holding time by the period first loses the millisecond (4 × 0.9999999996 + 5 × 0.0000000003
+    is below 4)."""
+    tiers = [
+        {"up_to": "4", "unit_price": "1", "flat_fee": "0"},
+        {"up_to": None, "unit_price": "1", "flat_fee": "100"},
+    ]
+    company = _company(
+        [
+            {
+                "id": "capacity",
+                "metric": "level_time",
+                "pricing": {"model": "tiered_flat_fee", "tiers": tiers},
+            }
+        ],
+        [{"contract_id": "K1", "start_date": "2024-05-01", "currency": "USD"}],
+        [{"contract_id": "K1", "product_id": "capacity"}],
+        [
+            ("K1", "gauge", "2024-05-01T00:00:00Z", {"level": 4}),
+            ("K1", "gauge", "2024-05-31T23:59:59.999Z", {"level": 5}),
+        ],
+    )
+    plan_path = write_bundle(company, tmp_path)
+    reference = {_invoice_id(i): i.total for i in bill_bundle(read_bundle(plan_path))}
+    assert reference == {"K1-20240501": Decimal("104.00"), "K1-20240601": Decimal("0.00")}
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, _explain(problems, tmp_path)

@@ -517,8 +517,9 @@ def _take_free_units(quantities: Sequence[Decimal], free_units: Decimal | None) 
     return result
 
 
-def _group_order(group: str | None) -> tuple[int, str]:
-    return (1, "") if group is None else (0, group)
+def _group_order(group: str | None) -> tuple[str, int]:
+    """Ascending text order (code points); a missing group value reads as "" and comes first."""
+    return (group or "", group is not None)
 
 
 def grouped_amount(

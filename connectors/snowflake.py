@@ -1,0 +1,222 @@
+"""Snowflake source: a table or a query as a stream of Arrow batches.
+
+Account, user and password come from the environment variables the plan names (``account_env``,
+``user_env``, ``password_env``), never from the plan itself, and the password never appears in
+a message: errors name the source and the variables, and the driver's text is scrubbed of it.
+``database``, ``schema``, ``warehouse`` and ``role`` set the session; ``host``, ``port`` and
+``protocol`` reach a private endpoint (or a local fake in tests) instead of the account's.
+
+A ``table`` is ``table``, ``schema.table`` or ``database.schema.table``. Each part is either a
+plain identifier, resolved as Snowflake resolves it (case-insensitively: ``billing.customers``
+reads ``BILLING.CUSTOMERS``), or a double-quoted one kept exactly (``"Billing"."customers"``);
+anything else is refused, so a plan cannot inject SQL through a table name (a ``query`` is the
+plan author's own SQL, run as it is).
+
+Rows stream from Snowflake's result chunks (``fetch_arrow_batches``) with bounded memory.
+Column names Snowflake stores in upper case (every unquoted identifier) arrive in lower case,
+as the contract and event properties name them (``CUSTOMER_ID`` -> ``customer_id``, a usage
+column ``REGION`` -> property ``region``); a name with a lower-case letter is kept as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pyarrow as pa
+
+from connectors.sources import BATCH_ROWS, SourceError, SourceSpec
+
+_PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
+_TABLE = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
+_COLUMN = re.compile(rf"^{_PART}$")
+
+#: seconds to wait for the login before giving up
+LOGIN_TIMEOUT = 60
+
+_CREDENTIALS = (
+    ("account_env", "account identifier"),
+    ("user_env", "user name"),
+    ("password_env", "password"),
+)
+
+
+def _ident(part: str) -> str:
+    """One identifier part, quoted: plain ones upper-cased as Snowflake resolves them."""
+    return part if part.startswith('"') else f'"{part.upper()}"'
+
+
+def quoted_table(name: str) -> str:
+    """``[database.][schema.]table`` from the plan, validated and quoted."""
+    if not _TABLE.match(name):
+        raise SourceError(
+            f"'{name}' is not a Snowflake table name ([database.][schema.]table; letters, "
+            'digits, _ and $, or a "double-quoted" name). Fix: correct sources.<dataset>.table, '
+            "or use query"
+        )
+    return ".".join(_ident(p) for p in re.findall(_PART, name))
+
+
+def quoted_column(name: str) -> str:
+    """A column name from the plan, validated and quoted."""
+    if not _COLUMN.match(name):
+        raise SourceError(
+            f"'{name}' is not a Snowflake column name (letters, digits, _ and $, "
+            'or a "double-quoted" name)'
+        )
+    return _ident(name)
+
+
+def source_query(spec: SourceSpec) -> str:
+    """The SQL that reads the source: its table (or query), after the watermark if any."""
+    settings = spec.settings
+    if settings.table:
+        base = f"select * from {quoted_table(settings.table)}"
+    else:
+        base = settings.query.strip().rstrip(";").rstrip()
+    if settings.incremental_column and spec.watermark is not None:
+        column = quoted_column(settings.incremental_column)
+        literal = "'" + spec.watermark.replace("\\", "\\\\").replace("'", "''") + "'"
+        base = f"select * from ({base}) as golive_source where {column} > {literal}"
+    return base
+
+
+def credentials(spec: SourceSpec) -> dict[str, str]:
+    """Account, user and password from the environment variables the plan names."""
+    values = {}
+    for field, what in _CREDENTIALS:
+        name = getattr(spec.settings, field)
+        if not name:
+            raise SourceError(
+                f"{spec.dataset}: sources.{spec.dataset}.{field} is missing. Fix: name the "
+                f"environment variable that holds the Snowflake {what}"
+            )
+        value = os.environ.get(name)
+        if not value:
+            raise SourceError(
+                f"{spec.dataset}: the environment variable {name} "
+                f"(sources.{spec.dataset}.{field}) is not set. Fix: export it with the "
+                f"Snowflake {what}"
+            )
+        values[field.removesuffix("_env")] = value
+    return values
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` without any of the secrets (as written, or URL-encoded)."""
+    variants = {v for s in secrets if s for v in (s, quote(s, safe=""))}
+    for secret in sorted(variants, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _connect_args(spec: SourceSpec, creds: dict[str, str]) -> dict:
+    settings = spec.settings
+    args = dict(
+        creds,
+        login_timeout=LOGIN_TIMEOUT,
+        # NUMBER(p, s) as exact decimals, not floats: money must stay exact
+        arrow_number_to_decimal=True,
+        session_parameters={"QUERY_TAG": "golive"},
+    )
+    for key, value in (
+        ("database", settings.database),
+        ("schema", settings.schema_),
+        ("warehouse", settings.warehouse),
+        ("role", settings.role),
+        ("host", settings.host),
+        ("port", settings.port),
+        ("protocol", settings.protocol),
+    ):
+        if value is not None:
+            args[key] = value
+    return args
+
+
+def _column_names(names: list[str]) -> list[str]:
+    """Snowflake's names, the upper-case ones (unquoted identifiers) in lower case."""
+    taken = set(names)
+    out = []
+    for name in names:
+        lower = name.lower()
+        if name == name.upper() and lower != name and lower not in taken:
+            taken.add(lower)
+            name = lower
+        out.append(name)
+    return out
+
+
+def _widened(schema: pa.Schema, names: list[str]) -> pa.Schema:
+    """The stream's schema: Snowflake sends each chunk's integers in the narrowest type that
+    holds them, so integers become int64 and floats float64 for every chunk to fit."""
+    fields = []
+    for name, field in zip(names, schema, strict=True):
+        kind = field.type
+        if pa.types.is_integer(kind):
+            kind = pa.int64()
+        elif pa.types.is_floating(kind):
+            kind = pa.float64()
+        fields.append(pa.field(name, kind))
+    return pa.schema(fields)
+
+
+def _stream(spec: SourceSpec, cursor, password: str) -> pa.RecordBatchReader:
+    """The cursor's result chunks as one Arrow stream of a fixed schema."""
+    names = _column_names([d.name for d in cursor.description or []])
+    chunks = cursor.fetch_arrow_batches()
+    first = next(chunks, None)
+    if first is None:  # no rows: the description still gives the columns
+        schema = pa.schema([pa.field(n, pa.string()) for n in names])
+        return pa.RecordBatchReader.from_batches(schema, iter(()))
+    schema = _widened(first.schema, names)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        chunk = first
+        while chunk is not None:
+            try:
+                table = chunk.rename_columns(names).cast(schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SourceError(
+                    f"{spec.dataset}: a result chunk from snowflake does not fit the first "
+                    f"one's columns ({exc})"
+                ) from None
+            yield from table.to_batches(max_chunksize=BATCH_ROWS)
+            try:
+                chunk = next(chunks, None)
+            except Exception as exc:  # a chunk download failed: its text may hold anything
+                raise SourceError(
+                    f"{spec.dataset}: reading from snowflake failed: {scrub(str(exc), [password])}"
+                ) from None
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+@contextlib.contextmanager
+def extract_snowflake(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
+    """Stream a Snowflake table or query as Arrow record batches; the connection closes when
+    the block ends."""
+    import snowflake.connector
+
+    creds = credentials(spec)
+    sql = source_query(spec)
+    password = creds["password"]
+    with contextlib.ExitStack() as stack:
+        try:
+            connection = snowflake.connector.connect(**_connect_args(spec, creds))
+            stack.callback(connection.close)
+            cursor = connection.cursor()
+            stack.callback(cursor.close)
+            cursor.execute(sql)
+            reader = _stream(spec, cursor, password)
+        except SourceError:
+            raise
+        except Exception as exc:  # the driver's message may hold anything it was given
+            raise SourceError(
+                f"{spec.dataset}: cannot read from snowflake "
+                f"({spec.settings.table or 'query'}; account from ${spec.settings.account_env}, "
+                f"user from ${spec.settings.user_env}): {scrub(str(exc), [password])}"
+            ) from None
+        yield reader
