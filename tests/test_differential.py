@@ -277,43 +277,51 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _rare(draw, one_in: int) -> bool:
+    """True once in ``one_in`` draws; False in the simplest example."""
+    return draw(st.integers(1, one_in)) == one_in
+
+
+def _pick(draw, options: list[Any], i: int) -> Any:
+    """One of ``options``; the simplest example takes the ``i``-th (so it still varies)."""
+    k = i % len(options)
+    return draw(st.sampled_from(options[k:] + options[:k]))
+
+
 @st.composite
 def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company:
-    """A company: a price book of every model, contracts with every feature, usage events."""
+    """A company: a price book of every model, contracts with every feature, usage events.
+
+    Contract ``i`` starts its choices at the ``i``-th option, so that even the simplest example
+    spreads its contracts over products, cadences, dates and currencies.
+    """
     company = Company(_products(draw))
     by_id = {p["id"]: p for p in company.products}
     n_contracts = draw(st.integers(min_contracts, max_contracts))
     customer_id = ""
     for i in range(n_contracts):
         contract_id = f"K{i + 1:03d}"
-        currency = draw(st.sampled_from(CURRENCIES))
-        new_customer = i == 0 or draw(st.integers(0, 9)) > 0
-        if new_customer:
+        currency = _pick(draw, CURRENCIES, i)
+        if i == 0 or not _rare(draw, 10):  # now and then a customer's second contract
             customer_id = f"C{i + 1:03d}"
             company.customers.append(
                 {
                     "customer_id": customer_id,
                     "name": f"Customer {i + 1}",
                     "currency": currency,
-                    "tax_rate_percent": draw(st.sampled_from(["", "", "0", "10", "19", "7.25"])),
+                    "tax_rate_percent": _pick(draw, ["", "0", "10", "", "19", "7.25"], i),
                 }
             )
-        cadence = draw(st.sampled_from(["P1M", "P1M", "P1M", "P3M", "P1Y"]))
+        cadence = _pick(draw, ["P1M", "P3M", "P1M", "P1Y", "P1M"], i)
         if cadence == "P1Y":
-            start = draw(st.sampled_from(ANNUAL_STARTS))
-        elif draw(st.booleans()):
-            start = draw(st.sampled_from(SPECIAL_DATES))
+            start = _pick(draw, ANNUAL_STARTS, i)
+        elif not _rare(draw, 3):
+            start = _pick(draw, SPECIAL_DATES, i)
         else:
             start = _date_between(draw, date(2023, 10, 1), date(2024, 5, 31))
-        anchor = draw(
-            st.sampled_from(
-                [None, None, None, date(2024, 1, 31), date(2024, 2, 29), date(2023, 12, 31)]
-                + [start.replace(day=1)]
-            )
-        )
-        end = None
-        if draw(st.integers(0, 3)) == 0:
-            end = _date_between(draw, start, date(2024, 8, 15))
+        anchors = [None, date(2024, 1, 31), None, date(2024, 2, 29), None, start.replace(day=1)]
+        anchor = _pick(draw, [*anchors, date(2023, 12, 31)], i)
+        end = _date_between(draw, start, date(2024, 8, 15)) if _rare(draw, 4) else None
         contract = {
             "contract_id": contract_id,
             "customer_id": customer_id,
@@ -322,50 +330,47 @@ def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company
             "currency": currency,
             "billing_period": cadence,
             "billing_anchor_date": anchor,
-            "discount_percent": draw(st.sampled_from([None, None, None, "5", "12.5", "33.333"])),
-            "minimum_commitment": draw(st.sampled_from([None, None, None, "50", "1000"])),
-            "prepaid_credit": draw(st.sampled_from([None, None, None, None, "100", "5000"])),
-            "tax_rate_percent": draw(st.sampled_from([None, None, None, "0", "8.25"])),
+            "discount_percent": _pick(draw, [None, None, "5", None, "12.5", "33.333"], i),
+            "minimum_commitment": _pick(draw, [None, None, "50", None, "1000"], i),
+            "prepaid_credit": _pick(draw, [None, None, None, "100", None, "5000"], i),
+            "tax_rate_percent": _pick(draw, [None, None, "0", None, "8.25"], i),
         }
         company.contracts.append({k: _text(v) for k, v in contract.items()})
 
-        chosen = draw(st.lists(st.sampled_from(list(by_id)), min_size=1, max_size=5, unique=True))
-        for product_id in chosen:
+        ids = list(by_id)
+        ids = ids[i % len(ids) :] + ids[: i % len(ids)]
+        chosen = draw(st.lists(st.sampled_from(ids), min_size=1, max_size=5, unique=True))
+        for j, product_id in enumerate(chosen):
             product = by_id[product_id]
-            minimum = draw(st.sampled_from([None, None, None, "1", "25", "100"]))
-            line_start = line_end = None
-            if draw(st.integers(0, 5)) == 0:
-                line_start = _date_between(draw, start, date(2024, 6, 30))
-            if draw(st.integers(0, 5)) == 0:
-                line_end = _date_between(draw, line_start or start, date(2024, 7, 31))
+            n = i + j
+            minimum = _pick(draw, [None, None, "1", None, "25", None, "100"], n)
+            line_start = _date_between(draw, start, date(2024, 6, 30)) if _rare(draw, 6) else None
+            line_end = (
+                _date_between(draw, line_start or start, date(2024, 7, 31))
+                if _rare(draw, 6)
+                else None
+            )
+            metered = "metric" in product
             line = {
                 "contract_id": contract_id,
                 "product_id": product_id,
-                "quantity": draw(st.sampled_from([None, None, "1", "2", "0.5"]))
-                if "metric" not in product
-                else None,
-                "billing_timing": draw(st.sampled_from([None, None, "advance", "arrears"])),
-                "free_units": draw(st.sampled_from([None, None, None, "0.5", "1", "2.5", "10"])),
-                "discount_percent": draw(st.sampled_from([None, None, None, "10", "12.5"])),
-                "discount_amount": draw(st.sampled_from([None, None, None, "0.5", "5"])),
+                "quantity": None if metered else _pick(draw, [None, "1", "2", "0.5"], n),
+                "billing_timing": _pick(draw, [None, "advance", None, "arrears"], n),
+                "free_units": _pick(draw, [None, None, "0.5", None, "1", "2.5", "10"], n),
+                "discount_percent": _pick(draw, [None, None, "10", None, "12.5"], n),
+                "discount_amount": _pick(draw, [None, None, None, "0.5", None, "5"], n),
                 "minimum_commitment": minimum,
-                "skip_zero": "true" if draw(st.integers(0, 6)) == 0 else None,
-                "price_override": _override(draw, product)
-                if draw(st.integers(0, 6)) == 0
-                else None,
+                "skip_zero": "true" if _rare(draw, 7) else None,
+                "price_override": _override(draw, product) if _rare(draw, 7) else None,
                 "start_date": line_start,
                 "end_date": line_end,
-                "prorate_commitment": "true" if minimum and draw(st.booleans()) else None,
+                "prorate_commitment": "true" if minimum and not _rare(draw, 2) else None,
             }
-            company.lines.append({k: _text(v) for k, v in line.items()})
+            company.lines.append({key: _text(v) for key, v in line.items()})
         seed = draw(st.integers(0, 2**32 - 1))
-        metrics = [by_id[p].get("metric") for p in chosen]
+        metrics = [m for m in (by_id[p].get("metric") for p in chosen) if m]
         company.events += _events(
-            random.Random(seed),
-            customer_id,
-            contract,
-            [m for m in metrics if m],
-            len(company.events),
+            random.Random(seed + i), customer_id, contract, metrics, len(company.events)
         )
     return company
 
