@@ -9,8 +9,9 @@ For every engine and size N the model's four inputs are created directly in a fr
 with synthetic rows generated in SQL (DuckDB ``range()``, PostgreSQL ``generate_series``):
 
 * ``staging.int_invoice_line_quantities``: N rows (contract line x period), spread evenly over
-  the eleven pricing models, four pricings each, with zero quantities, quantities on tier bounds,
-  fractional quantities, free units, discounts, minimums and part periods;
+  the eleven pricing models, ``--pricings`` pricings each (default 4), with zero quantities,
+  quantities on tier bounds, fractional quantities, free units, discounts, minimums and part
+  periods;
 * ``staging.int_invoice_line_groups``: 1-3 group values per matrix line (a few without a rate),
   1-3 bands per two_dim_tiered line, with free units allocated as the real model does;
 * ``staging.stg_price_tiers``: 3-4 tiers per tier table, a rate table per matrix group value,
@@ -58,8 +59,9 @@ DEFAULT_PG_DATABASE = "golive_rating_bench"
 DEC = "decimal(38, 10)"
 
 # -- the synthetic price book ------------------------------------------------------------------
-# Four pricings per model. Line l uses model l % 11 and pricing (l // 11) % 4.
-VARIANTS = 4
+# P pricings per model (--pricings, default 4). Line l uses model l % 11 and pricing
+# (l // 11) % P. Pricing v takes the parameters below at index v % 4 (prices scaled by v // 4).
+DEFAULT_PRICINGS = 4
 TIER_MODELS = ("tiered", "tiered_flat_fee", "volume", "volume_flat_fee", "step")
 # Upper bounds of the tier tables: even variants have four tiers, odd ones three.
 TIER_BOUNDS = {0: (100, 1000, 10000, None), 1: (500, 5000, None)}
@@ -131,12 +133,12 @@ class Dialect:
 
 
 # -- the input tables --------------------------------------------------------------------------
-def pricing_rows() -> list[tuple[str, ...]]:
+def pricing_rows(pricings: int) -> list[tuple[str, ...]]:
     """One row per (model, variant): the price book columns of int_invoice_line_quantities."""
     rows = []
     for model_no, model in enumerate(SUPPORTED_MODELS):
-        for variant in range(VARIANTS):
-            params = {k: v[variant] for k, v in LINE_PARAMETERS.get(model, {}).items()}
+        for variant in range(pricings):
+            params = {k: v[variant % 4] for k, v in LINE_PARAMETERS.get(model, {}).items()}
             pricing_id = f"{model}_{variant}"
             rows.append(
                 (
@@ -159,7 +161,7 @@ def pricing_rows() -> list[tuple[str, ...]]:
                             "package_price",
                         )
                     ),
-                    "true" if variant == 3 and model != "flat_fee" else "false",
+                    "true" if variant % 4 == 3 and model != "flat_fee" else "false",
                 )
             )
     return rows
@@ -218,12 +220,12 @@ def _table(pricing_id, bounds, prices, fees, group_value=None, band=None) -> lis
     return rows
 
 
-def tier_rows() -> list[tuple[str, ...]]:
+def tier_rows(pricings: int) -> list[tuple[str, ...]]:
     """stg_price_tiers: tier tables, matrix rate tables per group value, 2-D bands."""
     rows = []
-    for variant in range(VARIANTS):
+    for variant in range(pricings):
         bounds = TIER_BOUNDS[variant % 2]
-        base = Decimal(TIER_BASE_PRICE[variant])
+        base = Decimal(TIER_BASE_PRICE[variant % 4]) * (1 + variant // 4)
         prices = [base * Decimal(f) for f in TIER_PRICE_FACTOR[: len(bounds)]]
         for model in TIER_MODELS:
             fees = (STEP_FEES if model == "step" else TIER_FLAT_FEES.get(model, (0,) * 4))[
@@ -231,7 +233,7 @@ def tier_rows() -> list[tuple[str, ...]]:
             ]
             model_prices = [Decimal(0)] * len(bounds) if model == "step" else prices
             rows += _table(f"{model}_{variant}", bounds, model_prices, fees)
-        scale = 1 + Decimal(variant) / 2
+        scale = 1 + Decimal(variant % 4) / 2 + variant // 4
         for group, group_base in zip(MATRIX_GROUPS, MATRIX_BASE_PRICE, strict=True):
             group_prices = [Decimal(group_base) * scale * Decimal(f) for f in ("1", "0.8", "0.6")]
             rows += _table(
@@ -245,11 +247,11 @@ def tier_rows() -> list[tuple[str, ...]]:
     return rows
 
 
-def input_statements(d: Dialect, n: int) -> list[tuple[str, str]]:
-    """(label, SQL) creating the four input tables with n line periods."""
+def input_statements(d: Dialect, n: int, pricings: int) -> list[tuple[str, str]]:
+    """(label, SQL) creating the four input tables: n line periods, P pricings per model."""
     flat_fee_no = SUPPORTED_MODELS.index("flat_fee")
     percent_no = SUPPORTED_MODELS.index("percent")
-    pricings = values(pricing_rows(), "p", PRICING_COLUMNS)
+    price_book = values(pricing_rows(pricings), "p", PRICING_COLUMNS)
     periods = values(
         [(bigint(k), f"date '{s}'", f"date '{e}'", bigint(days)) for k, s, e, days in PERIODS],
         "pr",
@@ -273,7 +275,7 @@ keyed as (
         {d.idiv("l", LINES_PER_CONTRACT)} as c,
         l % {LINES_PER_CONTRACT} + 1 as line_no,
         l % {len(SUPPORTED_MODELS)} as model_no,
-        {d.idiv("l", len(SUPPORTED_MODELS))} % {VARIANTS} as variant,
+        {d.idiv("l", len(SUPPORTED_MODELS))} % {pricings} as variant,
         (i * 7919 + 17) % 1000003 as r
     from seq
 )
@@ -317,7 +319,7 @@ select
         else keyed.r * 0.015
     end as {DEC}) as quantity
 from keyed
-inner join {pricings}
+inner join {price_book}
     on p.model_no = keyed.model_no and p.variant = keyed.variant
 inner join {periods} on pr.k = keyed.k
 inner join {currencies} on cur.n = keyed.c % {len(CONTRACT_CURRENCIES)}
@@ -389,7 +391,7 @@ select
 from allocated
 """
     tiers = "create table staging.stg_price_tiers as select * from " + values(
-        tier_rows(), "t", TIER_COLUMNS
+        tier_rows(pricings), "t", TIER_COLUMNS
     )
     currency_rows = ",\n    ".join(
         f"({text(code)}, {minor})" for code, minor in sorted(MINOR_UNITS.items())
@@ -492,12 +494,12 @@ class PostgresTarget:
             con.execute("drop schema if exists raw cascade")
 
 
-def create_inputs(target, n: int, analyze: bool) -> dict:
+def create_inputs(target, n: int, pricings: int, analyze: bool) -> dict:
     d = Dialect(target.engine)
     out: dict = {}
     started = time.perf_counter()
     with target.connect() as con:
-        for label, sql in input_statements(d, n):
+        for label, sql in input_statements(d, n, pricings):
             step = time.perf_counter()
             target.execute(con, sql)
             log(f"  created {label} in {time.perf_counter() - step:.1f} s")
@@ -539,11 +541,12 @@ def run_model(target, project_dir: Path, workdir: Path, label: str, partial: boo
     if not partial:
         cmd.append("--no-partial-parse")
     env = {**os.environ, **target.dbt_env()}
+    results_file = target_path / "run_results.json"
+    results_file.unlink(missing_ok=True)  # never read an earlier run's figures
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     (workdir / f"dbt_{label}.log").write_text(proc.stdout + proc.stderr)
-    results_file = target_path / "run_results.json"
     if proc.returncode != 0 or not results_file.exists():
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise RuntimeError(f"dbt run failed (exit {proc.returncode}):\n{tail}")
@@ -582,7 +585,7 @@ def bench_one(target, n: int, project_dir: Path, workdir: Path, args) -> dict:
     try:
         target.reset()
         log(f"[{target.engine} {n:,}] creating the inputs …")
-        out["inputs"] = create_inputs(target, n, analyze=not args.no_analyze)
+        out["inputs"] = create_inputs(target, n, args.pricings, analyze=not args.no_analyze)
         runs = []
         for attempt in range(1, args.repeat + 1):
             log(f"[{target.engine} {n:,}] dbt run {attempt}/{args.repeat} …")
@@ -616,7 +619,7 @@ def fit_line(points: list[tuple[int, float]]) -> tuple[float, float] | None:
     return mean_s - per_row * mean_n, per_row
 
 
-def render_table(rows: list[dict]) -> str:
+def render_table(rows: list[dict], pricings: int) -> str:
     headers = ["engine", "N", "seconds", "rows/s", "s per 100k", "dbt wall"]
     lines = []
     for r in rows:
@@ -641,7 +644,8 @@ def render_table(rows: list[dict]) -> str:
         )
 
     out = [fmt(headers), "  ".join("-" * w for w in widths), *(fmt(line) for line in lines)]
-    notes = []
+    tier_counts = {r["inputs"]["staging.stg_price_tiers"] for r in rows if "inputs" in r}
+    notes = [f"{pricings} pricings per model, {', '.join(map(str, tier_counts))} tier rows"]
     for engine in dict.fromkeys(r["engine"] for r in rows):
         points = [
             (r["n"], r["seconds"])
@@ -669,8 +673,7 @@ def render_table(rows: list[dict]) -> str:
     for r in rows:
         if "error" in r:
             notes.append(f"{r['engine']} N={r['n']:,} failed: {r['error'].splitlines()[0][:300]}")
-    if notes:
-        out += ["", *notes]
+    out += ["", *notes]
     return "\n".join(out)
 
 
@@ -688,6 +691,14 @@ def main(argv: list[str] | None = None) -> int:
         default=list(DEFAULT_SIZES),
         metavar="N",
         help="line periods to price (default: " + " ".join(map(str, DEFAULT_SIZES)) + ")",
+    )
+    parser.add_argument(
+        "--pricings",
+        type=int,
+        default=DEFAULT_PRICINGS,
+        metavar="P",
+        help=f"pricings per pricing model, each with its own tier table "
+        f"(default {DEFAULT_PRICINGS}: 154 tier rows)",
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="dbt runs per size; the fastest model time is kept"
@@ -732,8 +743,11 @@ def main(argv: list[str] | None = None) -> int:
         "--json", type=Path, default=None, metavar="FILE", help="also write the figures as JSON"
     )
     args = parser.parse_args(argv)
-    if any(n < len(SUPPORTED_MODELS) * VARIANTS * len(PERIODS) for n in args.sizes):
-        parser.error(f"every size must be at least {len(SUPPORTED_MODELS) * VARIANTS * 3}")
+    if args.pricings < 1:
+        parser.error("--pricings must be at least 1")
+    smallest = len(SUPPORTED_MODELS) * args.pricings * len(PERIODS)
+    if any(n < smallest for n in args.sizes):
+        parser.error(f"with --pricings {args.pricings}, every size must be at least {smallest}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
@@ -781,9 +795,14 @@ def main(argv: list[str] | None = None) -> int:
         if temp and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    print(render_table(rows))
+    print(render_table(rows, args.pricings))
     if args.json:
-        meta = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "repeat": args.repeat}
+        meta = {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "repeat": args.repeat,
+            "pricings": args.pricings,
+        }
         args.json.write_text(json.dumps({"meta": meta, "results": rows}, indent=2, default=str))
     return 0 if all("error" not in r for r in rows) else 1
 

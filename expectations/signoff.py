@@ -43,6 +43,11 @@ def observed_measures(summary: dict[str, Any]) -> dict[str, Decimal]:
     }
 
 
+def _sqlalchemy_url(url: str) -> str:
+    """The warehouse URL with the psycopg2 driver named, as GX's SQLAlchemy engine needs."""
+    return "postgresql+psycopg2://" + url.split("://", 1)[1]
+
+
 def _suite(thresholds: Signoff) -> Any:
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -97,8 +102,15 @@ def _suite(thresholds: Signoff) -> Any:
     return suite
 
 
-def validate_signoff(summary: dict[str, Any], thresholds: Signoff) -> list[Criterion]:
-    """Run the sign-off suite on the parallel test summary; one :class:`Criterion` per rule."""
+def validate_signoff(
+    summary: dict[str, Any], thresholds: Signoff, postgres_url: str | None = None
+) -> list[Criterion]:
+    """Run the sign-off suite; one :class:`Criterion` per rule.
+
+    On a PostgreSQL warehouse (``postgres_url``) GX validates ``sandbox.parallel_test_summary``
+    through SQL, where it lives; elsewhere it validates the same row as a pandas frame (GX
+    cannot read DuckDB through SQL). Either way the thresholds are also checked exactly.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import great_expectations as gx
@@ -106,16 +118,29 @@ def validate_signoff(summary: dict[str, Any], thresholds: Signoff) -> list[Crite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     measures = observed_measures(summary)
-    # the comparison runs on floats inside GX; the thresholds are checked exactly below too
-    frame = pd.DataFrame({k: [float(v)] for k, v in measures.items()})
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas("golive")
-        .add_dataframe_asset("parallel_test_summary")
-        .add_batch_definition_whole_dataframe("summary")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
+    if postgres_url:
+        # the generic SQL source: it also takes socket URLs (?host=/dir), the PostgreSQL one not
+        source = context.data_sources.add_sql(
+            "golive_warehouse", connection_string=_sqlalchemy_url(postgres_url)
+        )
+        batch = (
+            source.add_table_asset(
+                "parallel_test_summary", table_name="parallel_test_summary", schema_name="sandbox"
+            )
+            .add_batch_definition_whole_table("summary")
+            .get_batch()
+        )
+    else:
+        # the comparison runs on floats inside GX; the thresholds are checked exactly below
+        frame = pd.DataFrame({k: [float(v)] for k, v in measures.items()})
+        batch = (
+            context.data_sources.add_pandas("golive")
+            .add_dataframe_asset("parallel_test_summary")
+            .add_batch_definition_whole_dataframe("summary")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
     result = batch.validate(_suite(thresholds))
     column_measure = {
         "invoice_match_rate": "invoice_match_rate",

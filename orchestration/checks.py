@@ -16,7 +16,8 @@ def run_signoff(plan: PlanResource, warehouse: WarehouseResource) -> list[Criter
     wh = warehouse.get()
     table = wh.query_arrow("select * from sandbox.parallel_test_summary")
     summary = {name: table.column(name)[0].as_py() for name in table.column_names}
-    criteria = validate_signoff(summary, plan.get().signoff)
+    postgres_url = wh.url if wh.dialect == "postgres" else None
+    criteria = validate_signoff(summary, plan.get().signoff, postgres_url=postgres_url)
     checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     rows = signoff_rows(criteria, checked_at)
     wh.load_arrow(

@@ -81,6 +81,14 @@ final as (
         largest_delta.abs_total_delta,
         unbalanced.unbalanced_invoices,
         unpriced.pricing_errors,
+        case when invoice_counts.invoices_compared > 0
+            then {{ golive.decimal_div('invoice_counts.invoices_matched', 'invoice_counts.invoices_compared') }}
+            else {{ golive.to_decimal('0') }}
+        end as invoice_match_rate,
+        case when events.events_received > 0
+            then {{ golive.decimal_div('events.events_quarantined', 'events.events_received') }}
+            else {{ golive.to_decimal('0') }}
+        end as quarantined_event_ratio,
         events.events_received,
         coalesce(events.events_loaded, 0) as events_loaded,
         coalesce(events.events_duplicate, 0) as events_duplicate,
