@@ -659,7 +659,7 @@ def render_table(rows: list[dict], pricings: int) -> str:
             growth = (largest[1] / smallest[1]) / (largest[0] / smallest[0])
             notes.append(
                 f"{engine}: least-squares line {fixed:.2f} s + {per_row * 100_000:.3f} s per "
-                f"100k rows; {largest[0] // smallest[0]}x the rows took "
+                f"100k rows; {largest[0] / smallest[0]:g}x the rows took "
                 f"{largest[1] / smallest[1]:.1f}x the time ({growth:.2f} of proportional)"
             )
     totals: dict[int, dict[str, str]] = {}

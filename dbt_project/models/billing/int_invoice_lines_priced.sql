@@ -17,7 +17,9 @@ with lines as (
 
 ),
 
-tiers as (
+-- not materialized: PostgreSQL would otherwise materialize the CTE without statistics and
+-- loop over every tier row per line (bench/rating.py: 20x slower with 1,500 tier rows)
+tiers as not materialized (
 
     select * from {{ ref('stg_price_tiers') }}
 
@@ -114,7 +116,11 @@ discounted as (
     select
         priced.*,
         greatest(
-            {{ golive.decimal_div('priced.list_amount * (100 - priced.discount_percent)', '100') }}
+            case
+                when priced.discount_percent = 0 then priced.list_amount
+                else {{ golive.decimal_div(
+                    'priced.list_amount * (100 - priced.discount_percent)', '100') }}
+            end
             - priced.discount_amount,
             0
         ) as discounted_amount,
