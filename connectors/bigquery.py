@@ -10,7 +10,9 @@ Jobs run in (and are billed to) ``project``, else the credentials' project.
 A ``table`` is ``dataset.table`` (in ``project``) or ``project.dataset.table``; each part is
 validated and quoted, so a plan cannot inject SQL through it (a ``query`` is the plan author's
 own GoogleSQL, run as it is). Results stream page by page through the REST API (no BigQuery
-Storage API, so no extra permission or package is needed) with bounded memory.
+Storage API, so no extra permission or package is needed) with bounded memory. An incremental
+pull (``incremental_column``) reads only the rows past the stored watermark: a dry run of the
+query (free) first gives the column's type, and the watermark is cast to it.
 
 Two environment variables reach a private endpoint, or a local fake in tests:
 
@@ -37,13 +39,19 @@ ANONYMOUS_ENV = "GOLIVE_BIGQUERY_ANONYMOUS"
 
 #: rows asked for per page of results (BigQuery also caps a page at about 10 MB)
 PAGE_ROWS = 50_000
-#: seconds the client keeps retrying a failing API call (a query may still run longer)
+#: seconds the client keeps retrying a failing API call or a job that failed for a transient
+#: reason (rate limits, backend errors); a query that runs may take longer
 API_RETRY_SECONDS = 120
 
 _SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 _PROJECT = re.compile(r"^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,61}[a-z0-9]$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+#: the REST API's legacy type names, in GoogleSQL
+_LEGACY_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+#: types a watermark can be compared in
+_ORDERED_TYPES = ("INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "STRING", "BYTES", "DATE")
+_ORDERED_TYPES += ("DATETIME", "TIME", "TIMESTAMP")
 #: key-file fields that are secrets
 _SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
 
@@ -80,8 +88,8 @@ def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
 
 
-def source_query(spec: SourceSpec) -> str:
-    """The SQL that reads the source: its table (or query), after the watermark if any."""
+def base_query(spec: SourceSpec) -> str:
+    """The SQL that reads the whole source: its table, or its query."""
     settings = spec.settings
     if settings.project and not _PROJECT.match(settings.project):
         raise SourceError(
@@ -89,26 +97,65 @@ def source_query(spec: SourceSpec) -> str:
             f"Fix: sources.{spec.dataset}.project"
         )
     if settings.table:
-        base = f"select * from {quoted_table(settings.table, settings.project)}"
-    else:
-        base = settings.query.strip().rstrip(";").rstrip()
-    if settings.incremental_column and spec.watermark is not None:
-        column = quoted_column(settings.incremental_column)
-        base = (
-            f"select * from ({base}) as golive_source where {column} > {_literal(spec.watermark)}"
+        return f"select * from {quoted_table(settings.table, settings.project)}"
+    return settings.query.strip().rstrip(";").rstrip()
+
+
+def incremental(spec: SourceSpec) -> bool:
+    """Whether only the rows past a stored watermark are to be read."""
+    return bool(spec.settings.incremental_column) and spec.watermark is not None
+
+
+def source_query(spec: SourceSpec, column_type: str | None = None) -> str:
+    """The SQL that reads the source: its table (or query), after the watermark if any.
+
+    GoogleSQL coerces a text literal to a date or a timestamp but not to a number, so the
+    watermark is cast to ``column_type`` (the incremental column's type) when it is known.
+    """
+    base = base_query(spec)
+    if not incremental(spec):
+        return base
+    column = quoted_column(spec.settings.incremental_column)
+    value = _literal(spec.watermark)
+    if column_type:
+        value = f"cast({value} as {column_type})"
+    return f"select * from ({base}) as golive_source where {column} > {value}"
+
+
+def column_type(spec: SourceSpec, client, retry) -> str:
+    """The GoogleSQL type of the incremental column, from a dry run (free) of the query."""
+    from google.cloud import bigquery
+
+    config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, use_legacy_sql=False)
+    job = client.query(base_query(spec), job_config=config, retry=retry)
+    wanted = spec.settings.incremental_column.lower()
+    field = next((f for f in job.schema or [] if f.name.lower() == wanted), None)
+    if field is None:
+        names = ", ".join(f.name for f in job.schema or [])
+        raise SourceError(
+            f"{spec.dataset}: the incremental column '{spec.settings.incremental_column}' is "
+            f"not in the source; it has {names}. Fix: sources.{spec.dataset}.incremental_column"
         )
-    return base
+    kind = _LEGACY_TYPES.get(field.field_type, field.field_type)
+    if kind not in _ORDERED_TYPES or field.mode == "REPEATED":
+        raise SourceError(
+            f"{spec.dataset}: the incremental column '{field.name}' is of type {kind}, which "
+            f"has no order to pull by. Fix: sources.{spec.dataset}.incremental_column (a "
+            "number, text, date or timestamp)"
+        )
+    return kind
 
 
 def credentials(spec: SourceSpec) -> tuple[object | None, list[str]]:
-    """The client's credentials (None: application default) and the secrets they hold."""
+    """The client's credentials (by default, the application default ones) and the secrets
+    they hold."""
     if os.environ.get(ANONYMOUS_ENV) == "1":
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials(), []
     name = spec.settings.credentials_env
     if not name:
-        return None, []
+        return _application_default(spec), []
     path = os.environ.get(name)
     where = f"the environment variable {name} (sources.{spec.dataset}.credentials_env)"
     if not path:
@@ -148,6 +195,22 @@ def credentials(spec: SourceSpec) -> tuple[object | None, list[str]]:
             f"{scrub(str(exc), secrets)}"
         ) from None
     return creds, secrets
+
+
+def _application_default(spec: SourceSpec):
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        creds, _ = google.auth.default(scopes=_SCOPES)
+    except DefaultCredentialsError as exc:
+        raise SourceError(
+            f"{spec.dataset}: sources.{spec.dataset}.credentials_env is not set and no "
+            f"application default credentials were found ({exc}). Fix: name the environment "
+            "variable that holds the path of a service-account JSON key in credentials_env, "
+            "or run `gcloud auth application-default login`"
+        ) from None
+    return creds
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -212,9 +275,11 @@ def _stream(spec: SourceSpec, batches: Iterator[pa.RecordBatch], secrets) -> pa.
 def extract_bigquery(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     """Stream a BigQuery table or query as Arrow record batches, page by page."""
     from google.cloud import bigquery
+    from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
-    sql = source_query(spec)
+    source_query(spec)  # a bad table, column or project name fails before any connection
     creds, key_secrets = credentials(spec)
+    retry = bigquery.DEFAULT_RETRY.with_timeout(API_RETRY_SECONDS)
 
     def secrets() -> list[str]:
         return key_secrets + _token_secrets(creds)
@@ -223,13 +288,15 @@ def extract_bigquery(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
         try:
             client = _client(spec, creds)
             stack.callback(client.close)
+            kind = column_type(spec, client, retry) if incremental(spec) else None
             rows = client.query_and_wait(
-                sql,
+                source_query(spec, kind),
                 job_config=bigquery.QueryJobConfig(
                     use_legacy_sql=False, labels={"application": "golive"}
                 ),
                 page_size=PAGE_ROWS,
-                retry=bigquery.DEFAULT_RETRY.with_timeout(API_RETRY_SECONDS),
+                retry=retry,
+                job_retry=DEFAULT_JOB_RETRY.with_timeout(API_RETRY_SECONDS),
             )
             reader = _stream(spec, iter(rows.to_arrow_iterable(bqstorage_client=None)), secrets)
         except SourceError:

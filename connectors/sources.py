@@ -117,7 +117,7 @@ def _select_list(
     if missing:
         raise SourceError(
             f"{dataset}: required column(s) {', '.join(missing)} not found; the source has "
-            f"{', '.join(available)}. Fix: rename them, or map them with "
+            f"{', '.join(available) or 'no columns'}. Fix: rename them, or map them with "
             f"sources.{dataset}.columns in the plan"
         )
     kept = lower.get(keep.lower()) if keep else None
@@ -162,7 +162,8 @@ def _normalized(con, scan: str, spec: SourceSpec) -> pa.RecordBatchReader:
     keep = spec.settings.incremental_column if spec.settings is not None else None
     select = _select_list(spec.dataset, available, spec.columns, keep)
     where = ""
-    if keep and spec.watermark is not None:
+    if keep and spec.watermark is not None and spec.connector in ("csv", "parquet"):
+        # files are filtered here; databases filtered in their own query (their own rules)
         literal = "'" + spec.watermark.replace("'", "''") + "'"
         where = f" where {_any_ident(keep)} > {literal}"
     return con.sql(f"select {select} from {scan}{where}").to_arrow_reader(BATCH_ROWS)

@@ -169,7 +169,9 @@ class DuckDBWarehouse(Warehouse):
         try:
             con.execute(f"create or replace table {target} as select * from _golive_load")
         finally:
-            con.unregister("_golive_load")
+            # after a failed read the transaction is aborted: keep the source's error
+            with contextlib.suppress(Exception):
+                con.unregister("_golive_load")
         return con.execute(f"select count(*) from {target}").fetchone()[0]
 
     def dbt_env(self) -> dict[str, str]:

@@ -26,21 +26,35 @@ import duckdb
 import pyarrow as pa
 
 _PREFIX = "/bigquery/v2"
-_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|`[^`]*`", re.DOTALL)
+_TOKEN = re.compile(r"('(?:[^'\\]|\\.)*'|`[^`]*`)", re.DOTALL)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_DUCKDB_TYPES = {
+    "INT64": "bigint",
+    "FLOAT64": "double",
+    "BOOL": "boolean",
+    "NUMERIC": "decimal(38, 9)",
+    "BIGNUMERIC": "double",
+    "STRING": "varchar",
+    "BYTES": "blob",
+    "DATETIME": "timestamp",
+    "TIMESTAMP": "timestamptz",
+}
+_CAST_TYPE = re.compile(rf"\bas\s+({'|'.join(_DUCKDB_TYPES)})\b", re.IGNORECASE)
 
 
 def to_duckdb(sql: str) -> str:
-    """GoogleSQL's quoting in DuckDB's: backticked names and backslash-escaped literals."""
-
-    def convert(match: re.Match) -> str:
-        token = match.group(0)
-        if token.startswith("`"):
-            return ".".join('"' + p.replace('"', '""') + '"' for p in token[1:-1].split("."))
-        text = re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), token[1:-1])
-        return "'" + text.replace("'", "''") + "'"
-
-    return _TOKEN.sub(convert, sql)
+    """GoogleSQL in DuckDB's dialect: backticked names, backslash-escaped literals, and the
+    type names of casts."""
+    out = []
+    for i, part in enumerate(_TOKEN.split(sql)):
+        if i % 2 == 0:  # between literals and names
+            out.append(_CAST_TYPE.sub(lambda m: f"as {_DUCKDB_TYPES[m[1].upper()]}", part))
+        elif part.startswith("`"):
+            out.append(".".join('"' + p.replace('"', '""') + '"' for p in part[1:-1].split(".")))
+        else:
+            text = re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), part[1:-1])
+            out.append("'" + text.replace("'", "''") + "'")
+    return "".join(out)
 
 
 def _bq_type(duck_type: str) -> str:
@@ -88,8 +102,11 @@ class _Result:
     def reference(self) -> dict:
         return {"projectId": self.project, "jobId": self.job_id, "location": "US"}
 
-    def job(self) -> dict:
+    def job(self, dry_run: bool = False) -> dict:
         now = str(int(dt.datetime.now(dt.UTC).timestamp() * 1000))
+        statistics: dict[str, Any] = {"totalBytesProcessed": "0", "statementType": "SELECT"}
+        if dry_run:
+            statistics["schema"] = {"fields": self.fields}
         return {
             "kind": "bigquery#job",
             "id": f"{self.project}:US.{self.job_id}",
@@ -111,7 +128,7 @@ class _Result:
                 "creationTime": now,
                 "startTime": now,
                 "endTime": now,
-                "query": {"totalBytesProcessed": "0", "statementType": "SELECT"},
+                "query": statistics,
             },
         }
 
@@ -174,14 +191,19 @@ class FakeBigQuery:
             self._con.execute(f'create or replace table "{dataset}"."{table}" as from _incoming')
             self._con.unregister("_incoming")
 
-    def run(self, project: str, sql: str, job_id: str | None = None) -> _Result:
-        """Run a query; its result is kept for the client's page requests."""
+    def run(
+        self, project: str, sql: str, job_id: str | None = None, dry_run: bool = False
+    ) -> _Result:
+        """Run a query; its result is kept for the client's page requests. A dry run only
+        describes the result."""
         job_id = job_id or "job_" + uuid.uuid4().hex[:12]
         with self._lock:
             relation = self._con.sql(to_duckdb(sql))
             columns, types = relation.columns, [_bq_type(str(t)) for t in relation.types]
-            result = _Result(project, job_id, sql, columns, types, relation.fetchall())
-            self._results[result.job_id] = result
+            rows = [] if dry_run else relation.fetchall()
+            result = _Result(project, job_id, sql, columns, types, rows)
+            if not dry_run:
+                self._results[result.job_id] = result
         return result
 
     def result(self, job_id: str) -> _Result | None:
@@ -239,7 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         params = parse_qs(parts.query)
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length) or b"{}") if length else {}
+        data = self.rfile.read(length) if length else b""
+        is_json = "json" in (self.headers.get("Content-Type") or "")
+        body = json.loads(data) if data and is_json else {"text": data.decode(errors="replace")}
         fake.requests.append(
             {
                 "method": method,
@@ -254,6 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method, path, params, body)
         except duckdb.Error as exc:
             self._reply(400, _error(400, f"Query error: {exc}", "invalidQuery"))
+        except Exception as exc:  # a request the fake does not understand: fail, never retry
+            self._reply(400, _error(400, f"The fake cannot answer: {exc!r}", "invalid"))
 
     def _route(self, method: str, path: str, params: dict, body: dict) -> None:
         fake = self.server_fake
@@ -265,8 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply(200, result.rows_page(0, count, int64, "bigquery#queryResponse"))
         if m := re.fullmatch(r"POST /projects/([^/]+)/jobs", route):  # jobs.insert
             query = body["configuration"]["query"]["query"]
-            result = fake.run(m[1], query, body.get("jobReference", {}).get("jobId"))
-            return self._reply(200, result.job())
+            dry_run = bool(body["configuration"].get("dryRun"))
+            result = fake.run(m[1], query, body.get("jobReference", {}).get("jobId"), dry_run)
+            return self._reply(200, result.job(dry_run))
         pages = {
             r"GET /projects/[^/]+/queries/([^/]+)": "bigquery#getQueryResultsResponse",
             r"GET /projects/[^/]+/datasets/_fake_results/tables/([^/]+)/data": (

@@ -22,7 +22,8 @@ from connectors.warehouse import warehouse_from_url
 from golive.plan import Source
 from golive.runner import run_stages
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+# fakesnow's note on its own Arrow copy of a result
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
 COMPANY = Path(__file__).parent / "fixtures" / "worked_examples"
 FILES = {
@@ -113,10 +114,14 @@ def _snowflake_type(kind: pa.DataType) -> str:
 @pytest.fixture(scope="module")
 def snowflake_server():
     """fakesnow's server, holding the company in GOLIVE.BILLING (unquoted names, as usual)."""
-    fakesnow = pytest.importorskip("fakesnow")
+    import fakesnow
     import snowflake.connector
 
     with fakesnow.server() as server:
+        # uvicorn logs to the stderr of the moment it started; send its lines to logging instead
+        for name in ("uvicorn", "uvicorn.access"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
         con = snowflake.connector.connect(
             account=server["account"],
             user=server["user"],
@@ -325,20 +330,32 @@ def test_bigquery_source_bills_like_domain_md(bigquery_env, bigquery_server, tmp
 
 
 def test_bigquery_incremental_pull_filters_at_the_source(bigquery_env, bigquery_server):
-    source = Source(
-        **bigquery_env,
-        table="billing.usage_events",
-        columns={"timestamp": "ts"},
-        incremental_column="event_id",
-    )
-    newer = read("usage_events", source, watermark="e99' or 'x' = 'x")
-    sent = [r["body"]["query"] for r in bigquery_server.requests if r["method"] == "POST"]
-    assert sent[-1] == (
-        f"select * from (select * from `{PROJECT}`.`billing`.`usage_events`) as golive_source "
-        "where `event_id` > 'e99\\' or \\'x\\' = \\'x'"
-    )
+    def pull(column: str, watermark: str) -> tuple[pa.Table, str]:
+        source = Source(
+            **bigquery_env,
+            table="billing.usage_events",
+            columns={"timestamp": "ts"},
+            incremental_column=column,
+        )
+        table = read("usage_events", source, watermark)
+        posted = [r for r in bigquery_server.requests if r["method"] == "POST"]
+        # a dry run (free) tells the column's type first: GoogleSQL does not compare a
+        # number with text
+        assert posted[-2]["body"]["configuration"]["dryRun"] is True
+        return table, posted[-1]["body"]["query"]
+
+    base = f"select * from (select * from `{PROJECT}`.`billing`.`usage_events`) as golive_source"
+    big, sql = pull("n", "500")
+    assert sql == f"{base} where `n` > cast('500' as INT64)"
+    assert sorted(big.column("_watermark").to_pylist()) == [501, 501, 1500, 1500, 2500, 2000000]
+
+    newer, sql = pull("event_id", "e99' or 'x' = 'x")
+    assert sql == f"{base} where `event_id` > cast('e99\\' or \\'x\\' = \\'x' as STRING)"
     ids = newer.column("event_id").to_pylist()
     assert ids and all(i > "e99' or 'x' = 'x" for i in ids)
+
+    with pytest.raises(SourceError, match="the incremental column 'seq' is not in the source"):
+        pull("seq", "1")
 
 
 def test_bigquery_empty_result_and_bad_table(bigquery_env):
@@ -398,3 +415,20 @@ def test_bigquery_missing_variable_names_dataset_and_variable(bigquery_env, monk
         "contracts: the environment variable BQ_KEY_FILE (sources.contracts.credentials_env) "
         "is not set"
     )
+
+
+def test_bigquery_without_any_credentials_says_how_to_set_them(bigquery_env, tmp_path, monkeypatch):
+    monkeypatch.delenv("GOLIVE_BIGQUERY_ANONYMOUS")
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))  # no gcloud login here
+    metadata = f"127.0.0.1:{closed_port()}"  # nor a metadata server
+    monkeypatch.setenv("GCE_METADATA_HOST", metadata)
+    monkeypatch.setenv("GCE_METADATA_IP", metadata)
+    with pytest.raises(SourceError) as raised:
+        read("contracts", Source(**bigquery_env, table="billing.contracts"))
+    message = str(raised.value)
+    assert message.startswith(
+        "contracts: sources.contracts.credentials_env is not set and no application default "
+        "credentials were found"
+    )
+    assert "gcloud auth application-default login" in message

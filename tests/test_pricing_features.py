@@ -153,6 +153,7 @@ EXPECTED_TOTALS = {
     "K4": "0.03",  # count with filters: 3 paid calls (2 free ones do not count) x $0.01
     "K5": "75.00",  # percent: $1,500 at 5 %
     "K6": "750.00",  # price_override replaces the $1,000 flat fee
+    "K7": "0.00",  # its only line is quarantined (bad override): an invoice with no lines
     "K8": "666.67",  # line from 11 Sept: 1,000 x 20 / 30
     "K9": "200.00",  # minimum 300 prorated: 20 of 30 days
     "K10": "300.00",  # minimum 300, not prorated (charge_full_amount)

@@ -20,11 +20,35 @@
     cast(cast({{ numerator }} as numeric) / nullif({{ denominator }}, 0) as {{ golive.decimal_type() }})
 {%- endmacro %}
 {% macro duckdb__decimal_div(numerator, denominator) -%}
-    {#- scaled integers: n * 10^10 / d in 128-bit integer arithmetic, then back to 10 decimals -#}
+    {#- scaled integers in 128 bits: n·10^10 / d, rounded half away from zero at 10 places
+        (as PostgreSQL rounds a numeric cast), then back to a decimal -#}
+    {{ golive.duckdb_scaled_ratio(
+        'cast(cast(' ~ numerator ~ ' as decimal(38, 10)) * 10000000000 as hugeint) * 10000000000',
+        'cast(cast(' ~ denominator ~ ' as decimal(38, 10)) * 10000000000 as hugeint)') }}
+{%- endmacro %}
+
+{#- n / d rounded half away from zero to an integer, times 10^-10: for integers n = value·10^20
+    over d = divisor·10^10 (DuckDB: integer division of 128-bit integers). -#}
+{% macro duckdb_scaled_ratio(n, d) -%}
     (cast(
-        (cast(cast({{ numerator }} as decimal(38, 10)) * 10000000000 as hugeint) * 10000000000)
-        // nullif(cast(cast({{ denominator }} as decimal(38, 10)) * 10000000000 as hugeint), 0)
+        sign({{ n }}) * sign({{ d }})
+        * ((abs({{ n }}) * 2 + abs({{ d }})) // nullif(abs({{ d }}) * 2, 0))
     as decimal(38, 0)) * cast(0.0000000001 as decimal(11, 10)))
+{%- endmacro %}
+
+{#- Σ level × microseconds held / microseconds in the period, divided once and rounded half-up
+    at 10 places (weighted_sum; DOMAIN.md §6). An aggregate over the group's rows. -#}
+{% macro weighted_level(level, held_microseconds, period_microseconds) -%}
+    {{ return(adapter.dispatch('weighted_level', 'golive')(level, held_microseconds, period_microseconds)) }}
+{%- endmacro %}
+{% macro default__weighted_level(level, held_microseconds, period_microseconds) -%}
+    cast(round(sum(cast({{ level }} as numeric) * {{ held_microseconds }})
+        / max({{ period_microseconds }}), 10) as {{ golive.decimal_type() }})
+{%- endmacro %}
+{% macro duckdb__weighted_level(level, held_microseconds, period_microseconds) -%}
+    {{ golive.duckdb_scaled_ratio(
+        'sum(cast(' ~ level ~ ' * 10000000000 as hugeint) * ' ~ held_microseconds ~ ')',
+        'max(cast(' ~ period_microseconds ~ ' as hugeint))') }}
 {%- endmacro %}
 
 {#- Round half-up (away from zero) to a currency's minor unit, given as a column. -#}

@@ -96,7 +96,9 @@ def read_bundle(plan_path: str | Path) -> Bundle:
     folder = plan_path.parent
     products = {p["id"]: rb.Product.from_plan(p) for p in plan.get("products") or []}
     metrics = [rb.Metric.from_plan(m) for m in plan.get("metrics") or []]
-    as_of = plan["as_of"] if isinstance(plan["as_of"], date) else date.fromisoformat(plan["as_of"])
+    as_of = plan.get("as_of") or date.today()
+    if not isinstance(as_of, date):
+        as_of = date.fromisoformat(str(as_of))
 
     customers = _read_csv(_source_path(folder, plan, "customers"))
     customer_tax = {c["customer_id"]: rb.to_decimal(c.get("tax_rate_percent")) for c in customers}

@@ -80,6 +80,10 @@ GROUPED_MODELS = ("matrix", "two_dim_tiered")
 #: Models whose ``tiers`` table prices them.
 TIER_MODELS = ("tiered", "tiered_flat_fee", "volume", "volume_flat_fee", "step")
 
+#: Metric values computed by a division (avg, weighted_sum) keep 10 decimal places, rounded
+#: half-up, as the warehouse's decimal(38, 10) does (README, "Billing decisions").
+QUANTITY_STEP = Decimal("1e-10")
+
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum")
 NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "weighted_sum")
 
@@ -96,7 +100,7 @@ SALES_TAX_PAYABLE = "sales_tax_payable"
 CUSTOMER_PREPAID_BALANCE = "customer_prepaid_balance"
 
 # Reasons of a pricing error (a part of the usage that no rate prices).
-NO_RATE_FOR_GROUP = "no_rate_for_group"
+NO_RATE_FOR_GROUP = "no_rate_for_group_value"
 GROUP_VALUE_NOT_A_NUMBER = "group_value_not_a_number"
 
 # A plain decimal number as text, the only shape a numeric property may have.
@@ -308,7 +312,7 @@ class Band:
 class PricingError:
     """Usage of a line that no rate prices: it is reported, never billed as a silent zero.
 
-    ``reason`` is ``no_rate_for_group`` (a matrix group value without a rate table) or
+    ``reason`` is ``no_rate_for_group_value`` (a matrix group value without a rate table) or
     ``group_value_not_a_number`` (a ``two_dim_tiered`` value that is not a number).
     """
 
@@ -1192,7 +1196,10 @@ def _weighted_sum(
         until = following.timestamp if following is not None else end
         micros = (until - event.timestamp) // timedelta(microseconds=1)
         held += _numeric(metric, event) * micros
-    return held / ((end - start) // timedelta(microseconds=1))
+    # divided once, rounded half-up to the warehouse's 10 decimal places (README)
+    return (held / ((end - start) // timedelta(microseconds=1))).quantize(
+        QUANTITY_STEP, rounding=ROUND_HALF_UP
+    )
 
 
 def metric_value(
@@ -1234,7 +1241,9 @@ def metric_value(
                 elif agg == "max":
                     value = max(numbers)
                 elif agg == "avg":
-                    value = sum(numbers, ZERO) / len(numbers)
+                    value = (sum(numbers, ZERO) / len(numbers)).quantize(
+                        QUANTITY_STEP, rounding=ROUND_HALF_UP
+                    )
                 else:
                     raise ValueError(f"metric {metric.metric_id}: unknown aggregation {agg!r}")
             result[key] = value

@@ -63,8 +63,9 @@ line_periods as (
         lines.prorate_commitment
     from periods
     inner join lines on periods.contract_id = lines.contract_id
-    where (lines.start_date is null or lines.start_date < periods.period_end)
-        and (lines.end_date is null or lines.end_date >= periods.period_start)
+    -- the line must be active on at least one day the contract is active in the period
+    where (lines.start_date is null or lines.start_date <= periods.active_end)
+        and (lines.end_date is null or lines.end_date >= periods.active_start)
 
 ),
 

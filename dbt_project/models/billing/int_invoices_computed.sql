@@ -1,21 +1,45 @@
 {{ config(schema='staging') }}
 
-{#- Invoice-level features in DOMAIN.md §3's order: contract discount, minimum commitment
-    true-up, prepaid credit drawdown (the balance carries across periods: what period k draws
+{#- One invoice per contract and invoiced period (with or without lines). Invoice-level
+    features in DOMAIN.md §3's order: contract discount, minimum commitment true-up, prepaid credit drawdown (the balance carries across periods: what period k draws
     is min(cumulative subtotal, prepaid) - min(cumulative before k, prepaid)), then tax once
     per invoice on the post-credit subtotal. -#}
-with line_sums as (
+with periods as (
+
+    select contract_id, customer_id, currency, period_start, period_end
+    from {{ ref('int_contract_periods') }}
+    where is_invoiced
+
+),
+
+line_totals as (
 
     select
-        contract_id,
-        customer_id,
-        currency,
-        minor_unit,
-        period_start,
-        period_end,
-        sum(line_amount) as lines_amount
-    from {{ ref('int_invoice_lines_priced') }}
-    group by contract_id, customer_id, currency, minor_unit, period_start, period_end
+        priced.contract_id,
+        priced.period_start,
+        sum(priced.line_amount) as lines_amount
+    from {{ ref('int_invoice_lines_priced') }} as priced
+    group by priced.contract_id, priced.period_start
+
+),
+
+-- every invoiced period has an invoice, lines or not (a contract minimum still applies)
+line_sums as (
+
+    select
+        periods.contract_id,
+        periods.customer_id,
+        periods.currency,
+        currencies.minor_unit,
+        periods.period_start,
+        periods.period_end,
+        coalesce(line_totals.lines_amount, {{ golive.to_decimal('0') }}) as lines_amount
+    from periods
+    inner join {{ source('raw', 'currencies') }} as currencies
+        on periods.currency = currencies.currency
+    left join line_totals
+        on periods.contract_id = line_totals.contract_id
+        and periods.period_start = line_totals.period_start
 
 ),
 

@@ -61,7 +61,7 @@ final as (
     union all
     select
         contract_lines.invoice_id,
-        line_counts.last_line_no + contract_lines.line_offset as line_no,
+        coalesce(line_counts.last_line_no, 0) + contract_lines.line_offset as line_no,
         contract_lines.product_id,
         contract_lines.description,
         cast(null as {{ golive.decimal_type() }}) as quantity,
@@ -71,7 +71,7 @@ final as (
         contract_lines.product_id as line_kind,
         cast(null as {{ dbt.type_string() }}) as billing_timing
     from contract_lines
-    inner join line_counts on contract_lines.invoice_id = line_counts.invoice_id
+    left join line_counts on contract_lines.invoice_id = line_counts.invoice_id
 
 )
 

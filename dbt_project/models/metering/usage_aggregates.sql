@@ -108,15 +108,14 @@ levels as (
     select
         customer_id, contract_id, metric_id, group_value, period_start, period_end,
         value_number,
-        {{ golive.decimal_div(
-            golive.epoch_microseconds(
-                "coalesce(lead(event_at_local) over (partition by customer_id, contract_id, "
-                ~ "metric_id, group_value, period_start order by event_at_local, event_id), "
-                ~ "cast(period_end as timestamp))")
-            ~ " - " ~ golive.epoch_microseconds('event_at_local'),
-            golive.epoch_microseconds('cast(period_end as timestamp)')
-            ~ " - " ~ golive.epoch_microseconds('cast(period_start as timestamp)')) }}
-            as share_of_period
+        {{ golive.epoch_microseconds(
+            "coalesce(lead(event_at_local) over (partition by customer_id, contract_id, "
+            ~ "metric_id, group_value, period_start order by event_at_local, event_id), "
+            ~ "cast(period_end as timestamp))") }}
+        - {{ golive.epoch_microseconds('event_at_local') }} as held_microseconds,
+        {{ golive.epoch_microseconds('cast(period_end as timestamp)') }}
+        - {{ golive.epoch_microseconds('cast(period_start as timestamp)') }}
+            as period_microseconds
     from valued
     where aggregation = 'weighted_sum'
 
@@ -126,7 +125,8 @@ weighted_values as (
 
     select
         customer_id, contract_id, metric_id, group_value, period_start,
-        sum({{ golive.to_decimal('value_number * share_of_period') }}) as value_number
+        {{ golive.weighted_level('value_number', 'held_microseconds', 'period_microseconds') }}
+            as value_number
     from levels
     group by customer_id, contract_id, metric_id, group_value, period_start
 
