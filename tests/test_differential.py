@@ -894,16 +894,17 @@ def test_worked_examples_and_unpriced_usage(warehouse_url, tmp_path):
     assert reported == errors
 
 
-def test_quantities_stay_exact_until_the_line_is_rounded(warehouse_url, tmp_path):
+def test_divided_metric_values_keep_ten_decimals(warehouse_url, tmp_path):
     """Found while probing weighted_sum (and as a one-cent difference in the 1M-event demo):
-    a time-weighted level or an average can be a non-terminating decimal, and is priced
-    exactly; only the line amount is rounded.
+    a time-weighted level or an average can be a non-terminating decimal. Both sides divide
+    once and keep 10 decimals, rounded half-up (README, "Billing decisions").
 
     K1: level 4 for all of May but its last millisecond, then 5: 4 + 1 ms / 31 days =
-    4.00000000037…, above the bound 4, so the second tier's fee (100) is due. Dividing each
-    holding time by the period first and truncating it to 10 decimals gives 4 × 0.9999999996 +
-    5 × 0.0000000003 = 3.9999999999: no fee. K2: level 1 for 10 of June's 30 days is 1/3, and
-    1/3 × 0.015 = 0.005 is half a cent: 0.01. K3: the average of 0, 0 and 1, likewise.
+    4.00000000037… -> 4.0000000004, above the bound 4, so the second tier's fee (100) is due
+    (dividing each holding time by the period first and truncating gave 3.9999999999: no fee).
+    K2: level 1 for 10 of June's 30 days is 1/3 -> 0.3333333333, × 0.015 = 0.0049999999995,
+    which the priced amount's 10 decimals make 0.0050000000: 0.01. K3: the average of 0, 0 and
+    1, likewise.
     """
     tiers = [
         {"up_to": "4", "unit_price": "1", "flat_fee": "0"},

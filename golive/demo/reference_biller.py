@@ -647,16 +647,21 @@ def price_line(
             amount = model_amount(model, pricing, bq, product_id)
         if model == "flat_fee" and partial:
             amount = amount * active_days / days_in_period
+        # the priced amount and the discounted one keep 10 decimals, rounded half-up, as the
+        # warehouse's decimal(38, 10) does (README, "Billing decisions")
+        amount = amount.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
         p = to_decimal(discount_percent)
         if p:
-            amount = amount * (1 - p / HUNDRED)
+            amount = (amount * (1 - p / HUNDRED)).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
         d = to_decimal(discount_amount)
         if d:
             amount = max(amount - d, ZERO)
         minimum = to_decimal(minimum_commitment)
         if minimum is not None:
             if prorate_commitment and partial:
-                minimum = minimum * active_days / days_in_period
+                minimum = (minimum * active_days / days_in_period).quantize(
+                    QUANTITY_STEP, rounding=ROUND_HALF_UP
+                )
             amount = max(amount, minimum)
         return LineRating(round_half_up(amount, currency), q_dec, bq, tuple(errors))
 
