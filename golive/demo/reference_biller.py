@@ -504,9 +504,8 @@ def model_amount(
                 f"product {product_id}: model {model} prices usage per group value; "
                 "give the quantities per group (grouped_amount)"
             )
-    raise NotImplementedError(
-        f"product {product_id}: pricing model {model!r} is not supported by the reference "
-        f"biller (supported: {', '.join(MODELS)})"
+    raise ValueError(
+        f"product {product_id}: unknown pricing model {model!r} (known: {', '.join(MODELS)})"
     )
 
 
