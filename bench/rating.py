@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from golive.currencies import MINOR_UNITS  # noqa: E402
-from golive.plan_tables import SUPPORTED_MODELS  # noqa: E402
+from golive.plan_tables import SUPPORTED_MODELS, TIER_COLUMNS  # noqa: E402
 
 MODEL = "int_invoice_lines_priced"
 NODE_ID = f"model.golive.{MODEL}"
@@ -183,18 +183,6 @@ PRICING_COLUMNS = (
     "package_size",
     "package_price",
     "skip_zero",
-)
-TIER_COLUMNS = (
-    "pricing_id",
-    "group_value",
-    "band_no",
-    "band_lower",
-    "band_up_to",
-    "tier_no",
-    "lower_bound",
-    "up_to",
-    "unit_price",
-    "flat_fee",
 )
 
 
