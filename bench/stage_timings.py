@@ -7,7 +7,8 @@ Usage (from the repository root)::
 
 A configuration is ``ENGINE:EVENTS`` with ENGINE ``duckdb`` or ``postgres``. The sample company
 is generated once per event count and reused by every engine. Each configuration runs all stages
-through Dagster exactly as ``golive demo`` does (golive.runner.run_stages), on a fresh warehouse:
+through Dagster exactly as ``golive demo`` does (``orchestration.runner.run_stages``), on a
+fresh warehouse:
 a new DuckDB file, or a new PostgreSQL database that is dropped afterwards.
 
 Then two floors are measured in the same engine, best of ``--repeat`` runs:
@@ -43,7 +44,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from connectors.warehouse import warehouse_from_url  # noqa: E402
-from golive.runner import STAGES, StageResult, run_stages  # noqa: E402
+from orchestration.runner import StageResult, run_stages  # noqa: E402
+from orchestration.stages import STAGES  # noqa: E402
 
 DEFAULT_CONFIGS = ["duckdb:1000000", "duckdb:10000000", "postgres:1000000"]
 DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 
 from golive.plan import PlanError
-from golive.runner import STAGES, RunResult, StageResult, run_stages
+from orchestration.runner import RunResult, StageResult, run_stages
+from orchestration.stages import STAGES
 
 console = Console(highlight=False, soft_wrap=True)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from connectors.warehouse import warehouse_from_url
-from golive.runner import RunResult
+from orchestration.runner import RunResult
 
 MAX_ROWS = 200
 

@@ -19,18 +19,10 @@ from packaging import version
 
 from connectors.warehouse import quote_ident
 from orchestration.resources import WarehouseResource
+from orchestration.stages import STAGES
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
-#: The roadmap stages, in order.
-STAGES = (
-    "discovery",
-    "sandbox_load",
-    "metering",
-    "billing",
-    "parallel_test",
-    "production_migration",
-)
 #: Stages that have dbt models (their dbt tag has the same name).
 DBT_STAGES = ("sandbox_load", "metering", "billing", "parallel_test")
 

@@ -20,7 +20,7 @@ from test_worked_examples import EXPECTED_TOTALS
 from connectors.sources import DATASET_COLUMNS, SourceError, SourceSpec, open_source
 from connectors.warehouse import warehouse_from_url
 from golive.plan import Source
-from golive.runner import run_stages
+from orchestration.runner import run_stages
 
 # fakesnow's note on its own Arrow copy of a result
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")

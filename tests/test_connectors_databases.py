@@ -14,7 +14,7 @@ import yaml
 
 from connectors.warehouse import warehouse_from_url
 from golive.demo import generate_company
-from golive.runner import run_stages
+from orchestration.runner import run_stages
 
 MYSQL_URL = "mysql://root@127.0.0.1:3306/test"
 SOURCE_DATASETS = ("customers", "contracts", "contract_lines", "usage_events")

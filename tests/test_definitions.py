@@ -101,7 +101,7 @@ def test_jobs_schedules_sensors_and_blocking_checks():
 
 def test_nightly_job_refreshes_usage_aggregates(tmp_path):
     """The nightly job re-ingests usage and refreshes usage_aggregates, nothing downstream."""
-    from golive.runner import run_stages
+    from orchestration.runner import run_stages
 
     plan = Path(__file__).parent / "fixtures" / "worked_examples" / "plan.yaml"
     url = f"duckdb:///{tmp_path}/w.duckdb"

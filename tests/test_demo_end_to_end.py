@@ -9,7 +9,8 @@ import yaml
 
 from connectors.warehouse import warehouse_from_url
 from golive.demo import generate_company
-from golive.runner import STAGES, run_stages
+from orchestration.runner import run_stages
+from orchestration.stages import STAGES
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from golive.demo import generate_company, generator
-from golive.demo import reference_biller as rb
-from golive.demo.bundle import bill_bundle, read_bundle
+from golive.reference import biller as rb
+from golive.reference.bundle import bill_bundle, read_bundle
 
 D = Decimal
 TIERS = [

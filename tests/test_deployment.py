@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from golive.runner import run_stages
+from orchestration.runner import run_stages
 
 DEPLOY = Path(__file__).parents[1] / "orchestration" / "deploy" / "dagster.yaml"
 PLAN = Path(__file__).parent / "fixtures" / "worked_examples" / "plan.yaml"

@@ -6,7 +6,7 @@ currencies with 0, 2 and 3 decimals), contracts with every contract and line fea
 overrides, line dates, prorated commitments, skip_zero, discounts, minimums, prepaid credit,
 taxes) and usage events for every aggregation (weighted_sum, filters and group-by included).
 Each example is written as an onboarding bundle, billed from its files by
-``golive.demo.reference_biller``, and run through the pipeline up to billing on DuckDB and on
+``golive.reference.biller``, and run through the pipeline up to billing on DuckDB and on
 PostgreSQL: the same invoices must exist on both sides, and every total and line must agree to
 the cent.
 
@@ -37,9 +37,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from connectors.warehouse import warehouse_from_url
-from golive.demo import reference_biller as rb
-from golive.demo.bundle import bill_bundle, read_bundle
-from golive.runner import run_stages
+from golive.reference import biller as rb
+from golive.reference.bundle import bill_bundle, read_bundle
+from orchestration.runner import run_stages
 
 AS_OF = date(2024, 7, 1)
 CURRENCIES = ["USD", "EUR", "JPY", "GBP", "KWD"]

@@ -15,7 +15,7 @@ from connectors.warehouse import warehouse_from_url
 from golive.plan import PlanError, load_plan
 from golive.plan_tables import plan_tables
 from golive.price_overrides import parse_override
-from golive.runner import run_stages
+from orchestration.runner import run_stages
 
 PLAN = {
     "company": "Feature Test Co",

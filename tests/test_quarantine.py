@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from connectors.warehouse import warehouse_from_url
-from golive.runner import run_stages
+from orchestration.runner import run_stages
 
 FIXTURE = Path(__file__).parent / "fixtures" / "worked_examples"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from connectors.warehouse import warehouse_from_url
-from golive.runner import run_stages
+from orchestration.runner import run_stages
 
 PLAN = Path(__file__).parent / "fixtures" / "worked_examples" / "plan.yaml"
 

@@ -3,7 +3,7 @@
 ``generate_company`` writes everything a real onboarding would hand over (BUNDLE.md): the plan,
 customers, contracts, contract lines, a few hundred thousand to millions of usage events in
 Parquet, and the legacy process's invoices, invoice lines and journal entries for the
-parallel-test window. The legacy output is computed by :mod:`golive.demo.reference_biller` from
+parallel-test window. The legacy output is computed by :mod:`golive.reference.biller` from
 the clean events, then a handful of known discrepancies is injected and listed in
 ``legacy/injected_discrepancies.csv`` so that the parallel test has something real to find.
 
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from golive.demo import reference_biller as rb
+from golive.reference import biller as rb
 
 COMPANY = "Northwind Cloud"
 AS_OF = date(2026, 11, 1)

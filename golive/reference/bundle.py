@@ -24,7 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from golive.demo import reference_biller as rb
+from golive.reference import biller as rb
 
 
 @dataclass

@@ -17,15 +17,7 @@ from pathlib import Path
 from connectors.warehouse import warehouse_from_url
 from golive.alerts import send_alert
 from golive.plan import Plan, load_plan
-
-STAGES = (
-    "discovery",
-    "sandbox_load",
-    "metering",
-    "billing",
-    "parallel_test",
-    "production_migration",
-)
+from orchestration.stages import STAGES
 
 
 @dataclass
