@@ -8,12 +8,17 @@ again: DuckDB allows one writing process per file, and dbt runs in its own proce
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
+import json
+import os
 import re
+import socket
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -30,13 +35,49 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
+_SECRET_QUERY_KEYS = ("password", "pass", "pwd", "token", "secret", "private_key")
+
+
 def redact_url(url: str) -> str:
-    """The URL with any password replaced, for messages and metadata."""
+    """The URL with any password (in the user part or the query) replaced by ``***``, for
+    every message, log line, table and metadata value that shows a URL."""
     parts = urlsplit(url)
+    changed = False
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+        user, host = parts.netloc.rsplit("@", 1)
+        parts = parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}")
+        changed = True
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
+        query = "&".join(
+            f"{k}=***" if k.lower() in _SECRET_QUERY_KEYS else f"{k}={v}" for k, v in pairs
+        )
+        parts = parts._replace(query=query)
+        changed = True
+    return parts.geturl() if changed else url
+
+
+class WarehouseURLError(ValueError):
+    """A ``--warehouse`` / ``GOLIVE_WAREHOUSE`` URL golive cannot use; the message says the fix."""
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another run holds this warehouse: one writer per warehouse, for the whole run."""
+
+
+# What this process holds: warehouse key -> [depth, release callback]. A run takes the lock
+# once; the stages inside it (Dagster runs of the same process) take it again for free.
+_HELD: dict[str, list] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _holder_text(holder: str) -> dict:
+    return {
+        "holder": holder,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
 
 
 class Warehouse:
@@ -64,6 +105,58 @@ class Warehouse:
     def display_url(self) -> str:
         """The URL without secrets."""
         return redact_url(self.url)
+
+    def __str__(self) -> str:
+        return self.display_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.display_url!r})"
+
+    def secrets(self) -> list[str]:
+        """Texts that must never be shown (the password, the URL that holds it)."""
+        return [self.url] if self.url != self.display_url else []
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret of this warehouse replaced by ``***``."""
+        for secret in sorted(set(self.secrets()), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, "***")
+        return text.replace(self.url, self.display_url) if self.url in text else text
+
+    @property
+    def lock_key(self) -> str:
+        """What identifies this warehouse for the one-writer lock."""
+        return self.display_url
+
+    @contextlib.contextmanager
+    def exclusive(self, holder: str) -> Iterator[None]:
+        """Hold this warehouse for the whole ``with`` block: another process (another
+        ``golive run``, a Dagster run) gets :class:`WarehouseBusyError` naming who holds it.
+        Nested use in the same process (the stages of one run) is free."""
+        key = self.lock_key
+        with _HELD_LOCK:
+            held = _HELD.get(key)
+            if held is not None:
+                held[0] += 1
+        if held is None:
+            release = self._acquire(holder)
+            with _HELD_LOCK:
+                _HELD[key] = [1, release]
+        try:
+            yield
+        finally:
+            with _HELD_LOCK:
+                entry = _HELD[key]
+                entry[0] -= 1
+                done = entry[0] == 0
+                if done:
+                    del _HELD[key]
+            if done:
+                entry[1]()
+
+    def _acquire(self, holder: str):  # pragma: no cover - interface
+        """Take the warehouse's lock; return the function that releases it."""
+        raise NotImplementedError
 
     def execute(self, sql: str, params: Iterable[Any] | None = None) -> None:
         """Run one statement (or several, separated by ``;``) in one transaction."""
@@ -177,6 +270,48 @@ class DuckDBWarehouse(Warehouse):
     def dbt_env(self) -> dict[str, str]:
         return {"GOLIVE_DBT_TARGET": "duckdb", "GOLIVE_DUCKDB_PATH": str(self.path)}
 
+    @property
+    def lock_key(self) -> str:
+        return f"duckdb:{self.path}"
+
+    @property
+    def _holder_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".golive-lock")
+
+    def _acquire(self, holder: str):
+        """DuckDB lets one process open a file for writing: keep a connection open for the
+        run (dbt runs in this process and shares it), and note who holds it beside the file."""
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise WarehouseBusyError(self._busy_message(str(exc))) from None
+        self._holder_file.write_text(json.dumps(_holder_text(holder)), encoding="utf-8")
+
+        def release() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                self._holder_file.unlink()
+            con.close()
+
+        return release
+
+    def _busy_message(self, driver_message: str) -> str:
+        who = ""
+        with contextlib.suppress(OSError, ValueError):
+            held = json.loads(self._holder_file.read_text(encoding="utf-8"))
+            who = f": {held['holder']} (PID {held['pid']} on {held['host']}, since {held['since']})"
+        if not who:
+            pid = re.search(r"PID (\d+)", driver_message)
+            who = f": process {pid.group(1)}" if pid else ""
+        return (
+            f"another run is using this warehouse ({self.path}){who}. DuckDB allows one writer "
+            "per file: wait for it to finish, or stop that process"
+        )
+
 
 def _pg_type(t: pa.DataType) -> str:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
@@ -213,6 +348,8 @@ class PostgresWarehouse(Warehouse):
         query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
         if not self.host and "host" in query:  # socket URI: postgresql://user@/db?host=/tmp
             self.host = unquote(query["host"])
+        if not self.password and "password" in query:
+            self.password = unquote(query["password"])
         self.host = self.host or "127.0.0.1"
 
     @contextlib.contextmanager
@@ -223,9 +360,9 @@ class PostgresWarehouse(Warehouse):
             con = psycopg.connect(self.url, options="-c TimeZone=UTC")
         except psycopg.OperationalError as exc:
             # the driver's message can echo the URL; keep only what names the failure
-            reason = str(exc).replace(self.password, "***") if self.password else str(exc)
             raise ConnectionError(
-                f"cannot connect to the PostgreSQL warehouse {self.display_url}: {reason}"
+                f"cannot connect to the PostgreSQL warehouse {self.display_url}: "
+                f"{self.scrub(str(exc))}"
             ) from None
         try:
             with con.transaction():
@@ -274,9 +411,12 @@ class PostgresWarehouse(Warehouse):
                 pacsv.write_csv(batch, buf, write_options=options)
                 copy.write(buf.getvalue())
                 rows += batch.num_rows
+        # statistics now, so that the planner does not depend on the server's autovacuum
+        con.execute(f"analyze {target}")
         return rows
 
     def dbt_env(self) -> dict[str, str]:
+        # handed to dbt for one invocation (orchestration.dbt), never put in os.environ
         return {
             "GOLIVE_DBT_TARGET": "postgres",
             "GOLIVE_PG_HOST": self.host,
@@ -284,19 +424,94 @@ class PostgresWarehouse(Warehouse):
             "GOLIVE_PG_USER": self.user or "postgres",
             "GOLIVE_PG_PASSWORD": self.password,
             "GOLIVE_PG_DATABASE": self.database,
-            # dbt-postgres has no session options: libpq reads the zone from here
-            "PGTZ": "UTC",
         }
+
+    def secrets(self) -> list[str]:
+        secrets = super().secrets()
+        if self.password:
+            raw = urlsplit(self.url).password or ""
+            secrets += [self.password, raw]
+        return [s for s in secrets if s]
+
+    #: the advisory lock golive takes on a PostgreSQL warehouse (per database)
+    LOCK_ID = 0x676F6C697665  # "golive"
+
+    def _acquire(self, holder: str):
+        """A session advisory lock on a connection kept open for the run: PostgreSQL releases
+        it when the connection ends, however the process ends."""
+        import psycopg
+
+        text = json.dumps(_holder_text(holder))
+        try:
+            con = psycopg.connect(self.url, autocommit=True, application_name=text[:63])
+        except psycopg.OperationalError as exc:
+            raise ConnectionError(
+                f"cannot connect to the PostgreSQL warehouse {self.display_url}: "
+                f"{self.scrub(str(exc))}"
+            ) from None
+        got = con.execute("select pg_try_advisory_lock(%s)", [self.LOCK_ID]).fetchone()[0]
+        if not got:
+            row = con.execute(
+                "select a.pid, a.application_name, a.client_addr, a.backend_start "
+                "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
+                "where l.locktype = 'advisory' and l.granted "
+                "and (l.classid::bigint << 32 | l.objid::bigint) = %s limit 1",
+                [self.LOCK_ID],
+            ).fetchone()
+            con.close()
+            who = ""
+            if row:
+                since = f"{row[3]:%Y-%m-%d %H:%M:%S}"
+                who = f": PostgreSQL backend {row[0]} ({row[1]}), connected since {since}"
+            raise WarehouseBusyError(
+                f"another run is using this warehouse ({self.display_url}){who}. One golive run "
+                "writes to a warehouse at a time: wait for it to finish, or stop it"
+            )
+        return con.close
+
+
+_DUCKDB_HELP = (
+    "use duckdb:///relative/file.duckdb (under the working folder), "
+    "duckdb:////absolute/file.duckdb, or a plain path ending in .duckdb"
+)
 
 
 def warehouse_from_url(url: str | None) -> Warehouse:
-    """``duckdb:///path/file.duckdb`` or ``postgresql://user:pass@host:port/db``."""
-    url = url or DEFAULT_URL
-    if url.startswith("duckdb://"):
+    """The warehouse a URL names: ``duckdb:///relative.duckdb``, ``duckdb:////abs.duckdb``, a
+    plain path ending in ``.duckdb``, or ``postgresql://user:pass@host:port/db``.
+
+    A URL golive cannot use raises :class:`WarehouseURLError` with the fix, before anything
+    runs; the message never shows a password.
+    """
+    url = (url or DEFAULT_URL).strip()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not scheme:
+        if url.lower().startswith("duckdb:"):
+            rest = url.split(":", 1)[1].lstrip("/")
+            raise WarehouseURLError(
+                f"'{redact_url(url)}' is not a DuckDB URL: write duckdb:///{rest} (relative to "
+                f"the working folder) or duckdb:////{rest} (absolute); {_DUCKDB_HELP}"
+            )
+        if url.lower().endswith(".duckdb"):
+            # a plain path: relative ones stay under the working folder, as duckdb:/// does
+            return DuckDBWarehouse(f"duckdb:///{Path(url).expanduser()}")
+        raise WarehouseURLError(
+            f"'{redact_url(url)}' is not a warehouse URL: {_DUCKDB_HELP}, or "
+            "postgresql://user@host:port/database"
+        )
+    if scheme == "duckdb":
+        rest = url.split("://", 1)[1]
+        if not rest.startswith("/") or rest in ("/", "//"):
+            raise WarehouseURLError(f"'{url}' names no file: {_DUCKDB_HELP}")
         return DuckDBWarehouse(url)
-    if url.startswith(("postgresql://", "postgres://")):
+    if scheme in ("postgresql", "postgres"):
+        parts = urlsplit(url)
+        if not (parts.hostname or "host=" in parts.query):
+            raise WarehouseURLError(
+                f"'{redact_url(url)}' names no server: write postgresql://user@host:port/database"
+            )
         return PostgresWarehouse(url)
-    raise ValueError(
-        f"unsupported warehouse URL '{redact_url(url)}': use duckdb:///path/file.duckdb "
-        "or postgresql://user@host:port/database"
+    raise WarehouseURLError(
+        f"unsupported warehouse '{scheme}://' in '{redact_url(url)}': golive runs on DuckDB "
+        f"({_DUCKDB_HELP}) or PostgreSQL (postgresql://user@host:port/database)"
     )

@@ -1,7 +1,11 @@
 """The ``golive`` command line: ``golive demo`` and ``golive run PLAN``.
 
-Exit status: 0 when every stage asked for succeeded; 1 when a stage failed; 2 for a bad plan
-or bad arguments; 3 when the sign-off gate held production migration back.
+Exit status: 0 when every stage asked for succeeded; 1 when a stage failed; 2 for a bad plan,
+a bad warehouse URL or bad arguments (nothing ran); 3 when the sign-off gate held production
+migration back; 5 when another run holds the warehouse (nothing ran).
+
+Everything a user wrote (plan keys, column names, file paths, error messages that quote them)
+is printed literally, never read as console markup.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from connectors.warehouse import WarehouseBusyError, WarehouseURLError, warehouse_from_url
 from golive.plan import PlanError
 from orchestration.runner import RunResult, StageResult, run_stages
 from orchestration.stages import STAGES
@@ -23,6 +29,7 @@ console = Console(highlight=False, soft_wrap=True)
 EXIT_STAGE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_SIGNOFF_HELD = 3
+EXIT_WAREHOUSE_BUSY = 5
 
 
 def _stage_line(stage: str, result: StageResult | None) -> None:
@@ -39,18 +46,18 @@ def _stage_line(stage: str, result: StageResult | None) -> None:
         console.print(f"  [green]✓ {stage}[/green] in {result.seconds:.1f} s{extra}")
     else:
         console.print(f"  [red]✗ {stage}[/red] failed after {result.seconds:.1f} s")
-        console.print(f"    {result.error}")
+        console.print(f"    {escape(result.error)}")
 
 
 def _signoff_table(run: RunResult) -> Table:
-    table = Table(title=f"Sign-off: {run.plan.company}")
+    table = Table(title=f"Sign-off: {escape(run.plan.company)}")
     for col in ("criterion", "threshold", "observed", "passed"):
         table.add_column(col)
     for c in run.signoff:
         table.add_row(
-            c["criterion"],
-            c["threshold"],
-            c["observed"],
+            escape(c["criterion"]),
+            escape(c["threshold"]),
+            escape(c["observed"]),
             "[green]yes[/green]" if c["passed"] else "[red]NO[/red]",
         )
     return table
@@ -63,14 +70,15 @@ def _finish(run: RunResult, report: Path | None) -> int:
         from golive.report import write_report
 
         write_report(run, report)
-        console.print(f"Report: {report}")
-    console.print(f"Warehouse: {run.warehouse_url}")
+        console.print(f"Report: {escape(str(report))}")
+    console.print(f"Warehouse: {escape(run.warehouse.display_url)}")
     if run.success:
         return 0
     if run.signoff_failed:
         failing = [c["criterion"] for c in run.signoff if not c["passed"]]
         console.print(
-            f"[red]Sign-off failed ({', '.join(failing)}): production migration held back.[/red]"
+            f"[red]Sign-off failed ({escape(', '.join(failing))}): "
+            "production migration held back.[/red]"
         )
         return EXIT_SIGNOFF_HELD
     return EXIT_STAGE_FAILED
@@ -105,21 +113,49 @@ def main() -> None:
 )
 def run(plan: Path, warehouse_url: str | None, through: str, report: Path | None) -> None:
     """Run the roadmap stages on PLAN, from discovery through --through."""
+    log_path = (report.parent if report else Path.cwd()) / "golive-run.log"
+    sys.exit(_execute(plan, warehouse_url, through, report, log_path))
+
+
+def _execute(
+    plan: Path, warehouse_url: str | None, through: str, report: Path | None, log_path: Path
+) -> int:
+    """Check the arguments, run the stages, print the outcome; the exit status.
+
+    Whatever goes wrong, the failure is printed and alerted (an unexpected error included)."""
     from connectors.warehouse import DEFAULT_URL
 
-    warehouse_url = warehouse_url or DEFAULT_URL
+    try:
+        warehouse = warehouse_from_url(warehouse_url or DEFAULT_URL)
+    except WarehouseURLError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        return EXIT_BAD_INPUT
     try:
         result = run_stages(
-            plan,
-            warehouse_url,
-            through=through,
-            on_stage=_stage_line,
-            log_path=Path("golive-run.log"),
+            plan, warehouse.url, through=through, on_stage=_stage_line, log_path=log_path
         )
-    except (PlanError, ValueError) as exc:
-        console.print(f"[red]{exc}[/red]")
-        sys.exit(EXIT_BAD_INPUT)
-    sys.exit(_finish(result, report))
+    except PlanError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        _alert_refused("golive: the plan cannot run", str(exc))
+        return EXIT_BAD_INPUT
+    except WarehouseBusyError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        _alert_refused("golive: the warehouse is busy, nothing ran", str(exc))
+        return EXIT_WAREHOUSE_BUSY
+    except Exception as exc:
+        message = warehouse.scrub(f"{type(exc).__name__}: {exc}")
+        console.print(f"[red]golive failed: {escape(message)}[/red]")
+        _alert_refused("golive: the run failed", message)
+        raise SystemExit(EXIT_STAGE_FAILED) from None
+    code = _finish(result, report)
+    console.print(f"Log: {escape(str(log_path))}")
+    return code
+
+
+def _alert_refused(title: str, body: str) -> None:
+    from golive.alerts import send_alert
+
+    send_alert(title, body)
 
 
 @main.command()
@@ -159,10 +195,13 @@ def demo(events: int, warehouse_url: str | None, directory: Path, seed: int) -> 
         db = directory / "warehouse.duckdb"
         db.unlink(missing_ok=True)
         warehouse_url = f"duckdb:///{db}"
-    result = run_stages(
-        summary["plan"], warehouse_url, on_stage=_stage_line, log_path=directory / "run.log"
+    code = _execute(
+        Path(summary["plan"]),
+        warehouse_url,
+        "production_migration",
+        directory / "report.md",
+        directory / "run.log",
     )
-    code = _finish(result, directory / "report.md")
     console.print(f"Total: {time.perf_counter() - started:.1f} s")
     sys.exit(code)
 

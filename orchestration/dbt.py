@@ -1,32 +1,47 @@
-"""The dbt project as Dagster assets: project, translator (the policy object) and factories.
+"""The dbt project as Dagster assets: project, translator (the policy object), the dbt
+invocation and the cached ``@dbt_assets`` factories.
 
-One ``@dbt_assets`` definition per roadmap stage, selected by the stage's dbt tag, so each
-stage is one dbt invocation (dbt start-up costs seconds; STACK.md).
+dbt runs **in this process** (dbt's programmatic ``dbtRunner``), not as a subprocess per stage:
+the parsed project is kept between invocations, so a stage's dbt call costs its SQL plus a few
+hundred milliseconds instead of seconds of start-up and parsing; nothing is left running when
+golive is killed; and the warehouse's credentials reach dbt for the one call, never through the
+process environment. dbt's results become Dagster events through dagster-dbt's own event
+translation, so the asset and check results are the ones ``DbtCliResource`` would emit.
 """
 
-import importlib.metadata
+
+import contextlib
+import json
 import os
-import subprocess
-import sys
-from collections.abc import Mapping
-from functools import cache, cached_property
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-from packaging import version
+from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
-from connectors.warehouse import quote_ident
+from connectors.warehouse import Warehouse, quote_ident
 from orchestration.resources import WarehouseResource
 from orchestration.stages import STAGES
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+TARGET_DIR = DBT_PROJECT_DIR / "target"
 
 #: Stages that have dbt models (their dbt tag has the same name).
 DBT_STAGES = ("sandbox_load", "metering", "billing", "parallel_test")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+#: dbt's events that carry a node's result (the ones turned into Dagster events).
+_RESULT_EVENTS = frozenset(
+    {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
+)
+
+# dbt's programmatic runner is not re-entrant: one invocation at a time per process.
+_DBT_LOCK = threading.RLock()
 
 
 def _newest_source_mtime() -> float:
@@ -40,29 +55,170 @@ def _newest_source_mtime() -> float:
     return newest
 
 
+@contextlib.contextmanager
+def scoped_dbt_environment(extra: Mapping[str, str]) -> Iterator[None]:
+    """Let dbt see ``extra`` (the warehouse's profile variables) for one invocation.
+
+    dbt reads its environment once per invocation (``dbt.cli.requires.get_env``) and resolves
+    the profile's ``env_var()`` from that copy; this hands it the process environment plus
+    ``extra`` without writing ``extra`` (a password) into ``os.environ``.
+    """
+    import dbt.cli.requires as requires
+
+    original = requires.get_env
+    requires.get_env = lambda: {**os.environ, **extra}
+    try:
+        yield
+    finally:
+        requires.get_env = original
+
+
+@dataclass
+class DbtRun:
+    """What one dbt invocation did: its node results (dbt's structured events) and errors."""
+
+    success: bool
+    results: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+_PARSED: dict[tuple[str, str, float], Any] = {}
+
+
+def _parsed_project(env: Mapping[str, str]) -> Any:
+    """dbt's parsed project (a ``Manifest``) for the target ``env`` selects, parsed once per
+    adapter, database and project version: the macros of the target's adapter and the
+    database name (a DuckDB file's stem) are part of it."""
+    from dbt.cli.main import dbtRunner
+
+    database = Path(env.get("GOLIVE_DUCKDB_PATH", "")).stem or env.get("GOLIVE_PG_DATABASE", "")
+    key = (env.get("GOLIVE_DBT_TARGET", "duckdb"), database, _newest_source_mtime())
+    if key not in _PARSED:
+        with scoped_dbt_environment(env):
+            result = dbtRunner().invoke(["parse", "--quiet", *_location_args(TARGET_DIR)])
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        if len(_PARSED) > 8:  # a long-lived process that saw many warehouses
+            _PARSED.clear()
+        _PARSED[key] = result.result
+    return _PARSED[key]
+
+
+def _location_args(target_path: Path) -> list[str]:
+    return [
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path),
+    ]
+
+
 def ensure_manifest() -> Path:
-    """Run ``dbt parse`` when the manifest is missing or older than the project's files."""
+    """``target/manifest.json`` for the asset definitions, parsed when missing or older than
+    the project's files."""
     manifest = dbt_project.manifest_path
     if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
         return manifest
-    dbt = Path(sys.executable).with_name("dbt")
-    result = subprocess.run(
-        [
-            str(dbt),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
+    with _DBT_LOCK:
+        try:
+            _parsed_project({"GOLIVE_DBT_TARGET": "duckdb"})
+        finally:
+            _close_duckdb_environment()
     return manifest
+
+
+def build_args(
+    selection: list[str],
+    *,
+    dbt_vars: Mapping[str, Any] | None = None,
+    full_refresh: bool = False,
+    indirect_selection: str | None = None,
+) -> list[str]:
+    """The arguments of one customer run's ``dbt build``: the selection, the vars, and no dbt
+    unit tests (those run in golive's own test suite, not on a company's data)."""
+    args = ["build", *selection, "--exclude-resource-type", "unit_test"]
+    if indirect_selection:
+        args += ["--indirect-selection", indirect_selection]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars), sort_keys=True, default=str)]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def invoke_dbt(args: list[str], env: Mapping[str, str], target_path: Path) -> DbtRun:
+    """Run one dbt command in this process; collect node results and error messages."""
+    from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import msg_to_dict
+
+    run = DbtRun(success=False)
+
+    def collect(event: Any) -> None:
+        name = event.info.name
+        if name in _RESULT_EVENTS:
+            run.results.append(msg_to_dict(event))
+        elif event.info.level == "error" and event.info.msg:
+            run.errors.append(str(event.info.msg))
+
+    target_path.mkdir(parents=True, exist_ok=True)
+    with _DBT_LOCK:
+        try:
+            parsed = _parsed_project(env)
+            with scoped_dbt_environment(env):
+                result = dbtRunner(manifest=parsed, callbacks=[collect]).invoke(
+                    [
+                        *args,
+                        *_location_args(target_path),
+                        "--log-level-file",
+                        "none",
+                        "--no-use-colors",
+                    ]
+                )
+        finally:
+            _close_duckdb_environment()
+    run.success = bool(result.success)
+    if result.exception is not None:
+        run.errors.append(str(result.exception))
+    return run
+
+
+def _close_duckdb_environment() -> None:
+    """dbt-duckdb keeps its DuckDB database open in the process after an invocation (a class
+    attribute of its connection manager), which would keep the file locked against every other
+    process until this one exits: close it, as dbt-duckdb itself does on a profile change."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a core dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        environment.close()
+
+
+class DbtBuildError(RuntimeError):
+    """A dbt build that did not succeed; the message lists what failed and why."""
+
+
+def failure_summary(run: DbtRun) -> str:
+    """dbt's error messages (the failing node and its reason), without repeats; else the
+    names of the nodes that failed."""
+    lines: list[str] = []
+    for message in run.errors:
+        if message not in lines:
+            lines.append(message)
+    if not lines:
+        for event in run.results:
+            data = event.get("data", {})
+            if str(data.get("status", "")).lower() in ("error", "fail"):
+                node = data.get("node_info", {})
+                lines.append(f"{node.get('resource_type', 'node')} {node.get('node_name')} failed")
+    return "\n".join(lines) or "dbt build failed"
 
 
 class GoliveDbtTranslator(DagsterDbtTranslator):
@@ -84,6 +240,61 @@ class GoliveDbtTranslator(DagsterDbtTranslator):
 translator = GoliveDbtTranslator()
 
 
+class DbtResource(dg.ConfigurableResource):
+    """Runs the dbt project's models in this process, on the warehouse of the run."""
+
+    def build(
+        self,
+        context: dg.AssetExecutionContext,
+        warehouse: Warehouse,
+        *,
+        dbt_vars: Mapping[str, Any] | None = None,
+        full_refresh: bool = False,
+    ) -> Iterator[Any]:
+        """``dbt build`` of the models (and their tests) this step materializes; yields the
+        Dagster events of every result, then raises :class:`DbtBuildError` if dbt failed."""
+        from dagster_dbt.asset_utils import (
+            get_manifest_and_translator_from_dbt_assets,
+            get_subset_selection_for_context,
+        )
+        from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
+
+        manifest, dagster_translator, project = get_manifest_and_translator_from_dbt_assets(
+            [context.assets_def]
+        )
+        selection, indirect = get_subset_selection_for_context(
+            context=context,
+            manifest=manifest,
+            select=context.op.tags.get("dagster_dbt/select"),
+            exclude=context.op.tags.get("dagster_dbt/exclude"),
+            selector=context.op.tags.get("dagster_dbt/selector"),
+            dagster_dbt_translator=dagster_translator,
+            current_dbt_indirect_selection_env=None,
+        )
+        target_path = TARGET_DIR / f"run-{context.run_id[:8]}-{context.op.name}"
+        run = invoke_dbt(
+            build_args(
+                selection,
+                dbt_vars=dbt_vars,
+                full_refresh=full_refresh,
+                indirect_selection=indirect,
+            ),
+            warehouse.dbt_env(),
+            target_path,
+        )
+        for raw_event in run.results:
+            event = DbtCoreCliEventMessage(raw_event=raw_event, event_history_metadata={})
+            yield from event.to_default_asset_events(
+                manifest=manifest,
+                dagster_dbt_translator=dagster_translator,
+                context=context,
+                target_path=target_path,
+                project=project,
+            )
+        if not run.success:
+            raise DbtBuildError(warehouse.scrub(failure_summary(run)))
+
+
 @cache
 def stage_dbt_assets(stage: str) -> dg.AssetsDefinition:
     """The dbt models of one roadmap stage, built and tested in one dbt invocation."""
@@ -99,13 +310,10 @@ def stage_dbt_assets(stage: str) -> dg.AssetsDefinition:
         pool="warehouse",
     )
     def _stage_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext, dbt: DbtResource, warehouse: WarehouseResource
     ):
         wh = warehouse.get()
-        # dbt's profile reads its target from these variables (dbt_project/profiles.yml)
-        os.environ.update(wh.dbt_env())
-        target = DBT_PROJECT_DIR / "target" / f"run-{stage}"
-        events = list(dbt.cli(["build"], context=context, target_path=target).stream())
+        events = list(dbt.build(context, wh))
         yield from with_row_counts(context, events, wh)
 
     _stage_models.__doc__ = f"dbt models of the {stage} stage (dbt_project, tag:{stage})."
@@ -144,28 +352,6 @@ def with_row_counts(context: dg.AssetExecutionContext, events: list, warehouse) 
     return out
 
 
-class GoliveDbtCliResource(DbtCliResource):
-    """dagster-dbt's CLI resource without two start-up costs golive does not need.
-
-    Every ``cli()`` call would run ``dbt --version`` in a subprocess and load an in-process dbt
-    adapter (about 5 s together on 2 cores, more than a stage's SQL on the demo). The dbt
-    executable is this environment's, so its version is the installed dbt-core's; the adapter
-    only serves metadata that golive computes itself (row counts, in ``with_row_counts``).
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        return version.parse(importlib.metadata.version("dbt-core"))
-
-    def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - same signature as the base
-        return None
-
-
-def dbt_resource() -> DbtCliResource:
-    """The dbt CLI resource for the project."""
-    return GoliveDbtCliResource(
-        project_dir=dbt_project,
-        profiles_dir=str(DBT_PROJECT_DIR),
-        # the dbt of this environment, whether or not it is on PATH
-        dbt_executable=str(Path(sys.executable).with_name("dbt")),
-    )
+def dbt_resource() -> DbtResource:
+    """The dbt resource for the project."""
+    return DbtResource()

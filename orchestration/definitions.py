@@ -21,11 +21,14 @@ from orchestration.stages import (
 
 
 def resources(
-    plan_path: str | None = None, warehouse_url: str | None = None, alert_urls: str | None = None
+    plan_path: str | None = None,
+    warehouse_url: str | None = None,
+    alert_urls: str | None = None,
+    plan_digest: str | None = None,
 ) -> dict:
     """The resources by key; unset values are read from the environment at run time."""
     return {
-        "plan": PlanResource(path=plan_path),
+        "plan": PlanResource(path=plan_path, digest=plan_digest),
         "warehouse": WarehouseResource(url=warehouse_url),
         "alerts": AlertsResource(urls=alert_urls),
         "dbt": dbt_resource(),

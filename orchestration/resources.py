@@ -4,8 +4,13 @@ Nothing here reads the environment at import time: ``GOLIVE_PLAN``, ``GOLIVE_WAR
 ``GOLIVE_ALERT_URLS`` are read when a run starts, unless the resource was given a value.
 """
 
+import contextlib
+import hashlib
 import os
+import threading
+from collections.abc import Iterator
 from functools import cached_property
+from pathlib import Path
 
 import dagster as dg
 
@@ -17,13 +22,62 @@ PLAN_ENV = "GOLIVE_PLAN"
 WAREHOUSE_ENV = "GOLIVE_WAREHOUSE"
 
 
+# Plans validated in this process, by (resolved path, sha-256 of the text that was validated):
+# every stage of a run gets the object its first stage validated.
+_VALIDATED: dict[tuple[str, str], Plan] = {}
+_VALIDATED_LOCK = threading.Lock()
+
+
+def plan_digest(path: str | Path) -> str:
+    """The sha-256 of a plan file's bytes: what identifies the plan a run validated."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def validated_plan(path: str | Path, digest: str | None = None) -> Plan:
+    """The plan at ``path``, validated once per process and file version.
+
+    With ``digest`` (what the run validated first), a file edited since then is refused rather
+    than read: a plan edited mid-run cannot change the later stages of that run.
+    """
+    resolved = str(Path(path).resolve())
+    if digest is not None:
+        with _VALIDATED_LOCK:
+            cached = _VALIDATED.get((resolved, digest))
+        if cached is not None:
+            return cached
+    current = plan_digest(resolved) if Path(resolved).is_file() else ""
+    if digest is not None and current != digest:
+        raise PlanError(
+            resolved,
+            [
+                (
+                    "(file)",
+                    "the plan file changed after this run validated it",
+                    "start a new run to use the edited plan",
+                )
+            ],
+        )
+    with _VALIDATED_LOCK:
+        cached = _VALIDATED.get((resolved, current))
+    if cached is None:
+        cached = load_plan(resolved)
+        with _VALIDATED_LOCK:
+            _VALIDATED[(resolved, current)] = cached
+    return cached
+
+
 class PlanResource(dg.ConfigurableResource):
-    """The implementation plan, validated before any asset uses it."""
+    """The implementation plan, validated once before any asset uses it.
+
+    ``path`` (else ``$GOLIVE_PLAN``) names the file; ``digest``, when the run set it, pins the
+    version of the file that the run validated (see :func:`validated_plan`).
+    """
 
     path: str | None = None
+    digest: str | None = None
 
     def get(self) -> Plan:
-        """The validated plan (``path``, else ``$GOLIVE_PLAN``)."""
+        """The validated plan."""
         return self._plan
 
     @cached_property
@@ -34,17 +88,28 @@ class PlanResource(dg.ConfigurableResource):
                 "(no plan)",
                 [(PLAN_ENV, "no plan file is configured", f"set {PLAN_ENV}=path/to/plan.yaml")],
             )
-        return load_plan(path)
+        return validated_plan(path, self.digest)
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The warehouse: ``duckdb:///file.duckdb`` (default) or ``postgresql://...``."""
+    """The warehouse: ``duckdb:///file.duckdb`` (default) or ``postgresql://...``.
+
+    A run holds the warehouse from its start to its end (one writer per warehouse): a second
+    run fails at once, naming the run that holds it.
+    """
 
     url: str | None = None
 
     def get(self) -> Warehouse:
         """The warehouse (``url``, else ``$GOLIVE_WAREHOUSE``, else the DuckDB default)."""
         return warehouse_from_url(self.url or os.environ.get(WAREHOUSE_ENV) or DEFAULT_URL)
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:
+        run = context.dagster_run
+        holder = f"Dagster run {run.run_id[:8]} of {run.job_name}" if run else "a Dagster run"
+        with self.get().exclusive(holder):
+            yield self
 
 
 class AlertsResource(dg.ConfigurableResource):

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.warehouse import warehouse_from_url
+from connectors.warehouse import Warehouse, warehouse_from_url
 from golive.alerts import send_alert
-from golive.plan import Plan, load_plan
+from golive.plan import Plan
+from orchestration.resources import plan_digest, validated_plan
 from orchestration.stages import STAGES
 
 
@@ -36,9 +37,13 @@ class RunResult:
     """How a run of stages went."""
 
     plan: Plan
-    warehouse_url: str
+    warehouse: Warehouse
     stages: list[StageResult] = field(default_factory=list)
     signoff: list[dict] = field(default_factory=list)
+
+    @property
+    def warehouse_url(self) -> str:
+        return self.warehouse.url
 
     @property
     def success(self) -> bool:
@@ -77,12 +82,11 @@ def _failure_message(result) -> str:
     return "the stage failed"
 
 
-def read_signoff(warehouse_url: str) -> list[dict]:
+def read_signoff(warehouse: Warehouse) -> list[dict]:
     """The sign-off table's rows, or [] when it has not been written."""
-    wh = warehouse_from_url(warehouse_url)
-    if not wh.table_exists("sandbox", "signoff"):
+    if not warehouse.table_exists("sandbox", "signoff"):
         return []
-    rows = wh.query(
+    rows = warehouse.query(
         "select criterion, threshold, observed, passed from sandbox.signoff order by criterion"
     )
     return [
@@ -100,57 +104,68 @@ def run_stages(
     """Run every stage from discovery through ``through``; stop at the first that fails.
 
     ``on_stage(stage, None)`` is called when a stage starts and ``on_stage(stage, result)`` when
-    it ends. A plan that breaks a rule raises :class:`~golive.plan.PlanError` before any run.
+    it ends. Before any stage runs: a bad warehouse URL raises
+    :class:`~connectors.warehouse.WarehouseURLError`, a plan that breaks a rule raises
+    :class:`~golive.plan.PlanError`, and a warehouse another run holds raises
+    :class:`~connectors.warehouse.WarehouseBusyError`. The plan is validated once; every stage
+    uses that validated plan. The warehouse is held for the whole run (one writer at a time).
     What the stages print (dbt's log lines) goes to ``log_path`` (default: not kept).
     """
-    plan = load_plan(plan_path)
     if through not in STAGES:
         raise ValueError(f"unknown stage '{through}': use one of {', '.join(STAGES)}")
+    warehouse = warehouse_from_url(warehouse_url)
+    plan_path = Path(plan_path).resolve()
+    plan = validated_plan(plan_path)
+    digest = plan_digest(plan_path)
 
     import dagster as dg
 
     from orchestration.dbt import ensure_manifest
-
-    ensure_manifest()
     from orchestration.definitions import build_definitions
 
-    defs = build_definitions(plan_path=str(Path(plan_path).resolve()), warehouse_url=warehouse_url)
+    ensure_manifest()
+    defs = build_definitions(
+        plan_path=str(plan_path), plan_digest=digest, warehouse_url=warehouse_url
+    )
     assets = list(defs.assets or [])
     resources = dict(defs.resources or {})
     instance = _instance()
-    run = RunResult(plan=plan, warehouse_url=warehouse_url)
+    run = RunResult(plan=plan, warehouse=warehouse)
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    for stage in STAGES[: STAGES.index(through) + 1]:
-        if on_stage:
-            on_stage(stage, None)
-        started = time.perf_counter()
-        with _captured_output(log_path):
-            result = dg.materialize(
-                assets,
-                selection=dg.AssetSelection.groups(stage),
-                resources=resources,
-                instance=instance,
-                raise_on_error=False,
-                run_config=quiet,
-                tags={"golive/stage": stage},
+    tags = {"golive/plan": str(plan_path), "golive/warehouse": warehouse.display_url}
+    with warehouse.exclusive(f"golive run {plan_path}"):
+        for stage in STAGES[: STAGES.index(through) + 1]:
+            if on_stage:
+                on_stage(stage, None)
+            started = time.perf_counter()
+            with _captured_output(log_path):
+                result = dg.materialize(
+                    assets,
+                    selection=dg.AssetSelection.groups(stage),
+                    resources=resources,
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=quiet,
+                    tags={**tags, "golive/stage": stage},
+                )
+            stage_result = StageResult(
+                stage=stage, success=result.success, seconds=time.perf_counter() - started
             )
-        stage_result = StageResult(
-            stage=stage, success=result.success, seconds=time.perf_counter() - started
-        )
-        for mat in result.get_asset_materialization_events():
-            m = mat.step_materialization_data.materialization
-            stage_result.metadata[m.asset_key.to_user_string()] = {
-                k: getattr(v, "value", v) for k, v in m.metadata.items()
-            }
-        if not result.success:
-            stage_result.error = _failure_message(result)
-        run.stages.append(stage_result)
-        if on_stage:
-            on_stage(stage, stage_result)
-        if not result.success:
-            break
-    if STAGES.index(through) >= STAGES.index("parallel_test"):
-        run.signoff = read_signoff(warehouse_url)
+            for mat in result.get_asset_materialization_events():
+                m = mat.step_materialization_data.materialization
+                stage_result.metadata[m.asset_key.to_user_string()] = {
+                    k: getattr(v, "value", v) for k, v in m.metadata.items()
+                }
+            if not result.success:
+                stage_result.error = warehouse.scrub(_failure_message(result))
+            run.stages.append(stage_result)
+            if on_stage:
+                on_stage(stage, stage_result)
+            # the sign-off this run checked (never an earlier run's table)
+            if stage == "parallel_test" and "sandbox/signoff" in stage_result.metadata:
+                run.signoff = read_signoff(warehouse)
+            if not result.success:
+                break
     failed = next((s for s in run.stages if not s.success), None)
     if failed is not None:
         title = (

@@ -194,3 +194,21 @@
 {% macro duckdb__epoch_microseconds(ts) -%}
     epoch_us({{ ts }})
 {%- endmacro %}
+
+{#- Run before every model: PostgreSQL sessions in UTC, whatever the server's default zone
+    (dbt-postgres has no session options; the models never depend on it, this is a guard). -#}
+{% macro session_settings() -%}
+    {{ return(adapter.dispatch('session_settings', 'golive')()) }}
+{%- endmacro %}
+{% macro default__session_settings() -%}{%- endmacro %}
+{% macro postgres__session_settings() -%}set time zone 'UTC'{%- endmacro %}
+
+{#- Run after every table a model builds: fresh planner statistics, so that PostgreSQL's plans
+    do not depend on the server's autovacuum settings (a 1-row estimate nests loops). -#}
+{% macro analyze_relation() -%}
+    {{ return(adapter.dispatch('analyze_relation', 'golive')()) }}
+{%- endmacro %}
+{% macro default__analyze_relation() -%}{%- endmacro %}
+{% macro postgres__analyze_relation() -%}
+    {%- if config.get('materialized') in ('table', 'incremental') -%}analyze {{ this }}{%- endif -%}
+{%- endmacro %}
