@@ -4,21 +4,44 @@ Everything downstream takes a validated :class:`Plan`. A plan that breaks a rule
 before any run, with :class:`PlanError`: the message names the file, the key, what is wrong and
 how to fix it. Prices are read exactly: YAML numbers are re-read from their source text, so
 ``1.005`` is ``Decimal("1.005")``, never the nearest binary float.
+
+Rules the model enforces beyond the types (docs: BUNDLE.md and the rules of the plan bounds):
+
+- Every decimal is one of the kinds below (:data:`Money`, :data:`Quantity`, :data:`Percent`,
+  :data:`Ratio`): a finite number written as a YAML number or a numeric string, with at most
+  10 decimal places, within the kind's bounds. A model field typed as a bare ``Decimal`` is
+  refused when the class is defined, so a new field cannot forget its bounds.
+- A pricing carries exactly the fields of its model, and each tier row the fields its model
+  prices with (:data:`PRICING_FIELDS`, :data:`TIER_FIELDS`); a field the model does not use is
+  refused rather than ignored.
+- A metric's ``property``, ``group_by`` and filter keys are property names: ASCII letters,
+  digits, ``_``, ``-`` and ``.`` (not first), at most 128 characters. The pipeline reads them
+  as JSON keys (DuckDB's ``$."name"`` path, PostgreSQL's ``->>``); a quote, a backslash or a
+  space could break or change that path, so such names are refused.
+- A source is one class per connector (:data:`Source`), with only that connector's fields.
+  A file source's path must stay inside the plan's folder (``..`` and absolute paths elsewhere
+  are refused, judged on the path as written; symbolic links inside the folder are the folder
+  owner's choice and are followed) unless the source says ``allow_outside_folder: true``.
+- The YAML itself may not repeat a key in one mapping (YAML would silently keep the last).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
+import os
 import re
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -26,6 +49,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 from golive.currencies import minor_unit
 
@@ -40,7 +64,17 @@ AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest",
 #: Aggregations that read a numeric property (non-numeric values are quarantined).
 NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "weighted_sum")
 
+CONNECTORS = ("csv", "parquet", "postgres", "mysql", "snowflake", "bigquery")
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: an event property name (see the module docstring)
+_PROPERTY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_PROPERTY_RULE = "letters, digits, _, - and . (not first), at most 128 characters"
+#: an environment variable name
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: the most decimal places a plan number may have (the warehouse keeps 10)
+MAX_PLACES = 10
+_NUMBER_FIX = "write an exact number, e.g. 0.05"
 
 
 class PlanError(ValueError):
@@ -55,28 +89,224 @@ class PlanError(ValueError):
         super().__init__("\n".join(lines))
 
 
-def _exact_decimal(value: Any) -> Any:
-    """Turn YAML numbers into exact decimals (the loader already keeps their source text)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | str | Decimal):
-        return Decimal(str(value).strip()) if str(value).strip() != "" else None
-    if isinstance(value, float):  # only reached for values built in Python, not from YAML
-        return Decimal(repr(value))
-    return value
+# -- problems raised inside the model -----------------------------------------------------------
 
 
-Money = Annotated[Decimal, BeforeValidator(_exact_decimal)]
+def _problem(what: str, fix: str) -> PydanticCustomError:
+    """A validation error that carries its own fix (``load_plan`` shows both)."""
+    return PydanticCustomError("plan", "{what}", {"what": what, "fix": fix})
+
+
+def _raise_problems(title: str, value: Any, problems: list[tuple[tuple, str, str]]) -> None:
+    """Raise every ``(location, what, fix)`` at once, each at its key below the model."""
+    if problems:
+        raise ValidationError.from_exception_data(
+            title,
+            [
+                InitErrorDetails(type=_problem(what, fix), loc=loc, input=value)
+                for loc, what, fix in problems
+            ],
+        )
+
+
+# -- exact, bounded decimals --------------------------------------------------------------------
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class NumberKind:
+    """One kind of plan number and its bounds: the single place a decimal field's rule lives.
+
+    As ``Annotated[Decimal, kind]`` it is the field's whole validator: YAML numbers (already
+    exact), numeric strings, ints and ``Decimal`` are accepted; ``bool``, ``NaN``, infinities,
+    text that is not a number and any other value are a problem whose fix says to write an
+    exact number. The value must then have at most :data:`MAX_PLACES` decimal places and lie
+    within ``low``..``high`` (``*_open``: the bound itself is excluded).
+    """
+
+    name: str
+    low: Decimal
+    low_open: bool
+    high: Decimal | None
+    high_open: bool
+    bounds: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            self.validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(str, when_used="json"),
+        )
+
+    def validate(self, value: Any) -> Decimal:
+        number = _as_decimal(value)
+        if number < self.low or (self.low_open and number == self.low):
+            self._out_of_range(value)
+        if self.high is not None and (
+            number > self.high or (self.high_open and number == self.high)
+        ):
+            self._out_of_range(value)
+        if _places(number) > MAX_PLACES:
+            raise _problem(
+                f"{_shown(value)} has more than {MAX_PLACES} decimal places",
+                f"round it to at most {MAX_PLACES} decimal places",
+            )
+        return number
+
+    def _out_of_range(self, value: Any) -> None:
+        raise _problem(
+            f"{_shown(value)} is out of range: {self.name} must be {self.bounds}",
+            f"write a number {self.bounds}",
+        )
+
+
+def _as_decimal(value: Any) -> Decimal:
+    """An exact, finite decimal from a YAML/JSON number or numeric text; else a problem."""
+    if isinstance(value, bool) or value is None:
+        raise _problem(f"{str(value).lower()} is not a number", _NUMBER_FIX)
+    if isinstance(value, float):  # only built in Python or JSON (NaN), never from YAML
+        value = repr(value)
+    if isinstance(value, int | Decimal):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip().replace("_", ""))
+        except (InvalidOperation, ValueError):
+            raise _problem(f"'{_shown(value)}' is not a number", _NUMBER_FIX) from None
+    else:
+        kinds = {list: "a list", dict: "a mapping"}
+        kind = next((k for t, k in kinds.items() if isinstance(value, t)), type(value).__name__)
+        raise _problem(f"a number is expected here, not {kind}", _NUMBER_FIX)
+    if not number.is_finite():
+        raise _problem(f"'{_shown(value)}' is not a finite number", _NUMBER_FIX)
+    return number
+
+
+def _places(number: Decimal) -> int:
+    """Decimal places of ``number``, trailing zeros not counted (``1.50`` has 1)."""
+    _, digits, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    for digit in reversed(digits):
+        if exponent >= 0 or digit != 0:
+            break
+        exponent += 1
+    return max(0, -exponent)
+
+
+_MONEY_MAX = Decimal(10) ** 12
+_QUANTITY_MAX = Decimal(10) ** 15
+
+#: An amount of money (amount, unit_price, flat_fee, package_price, sign-off amounts):
+#: 0 <= x < 10^12.
+Money = Annotated[
+    Decimal,
+    NumberKind(
+        "an amount of money", Decimal(0), False, _MONEY_MAX, True, "at least 0 and below 10^12"
+    ),
+]
+#: A quantity, a tier bound or a size (up_to, unit_size, package_size): 0 < x < 10^15.
+Quantity = Annotated[
+    Decimal,
+    NumberKind(
+        "a quantity or bound", Decimal(0), True, _QUANTITY_MAX, True, "above 0 and below 10^15"
+    ),
+]
+#: A percentage (rate_percent): 0..100.
+Percent = Annotated[
+    Decimal, NumberKind("a percentage", Decimal(0), False, Decimal(100), False, "from 0 to 100")
+]
+#: A ratio (a sign-off rate): 0..1, e.g. 0.995 for 99.5 %.
+Ratio = Annotated[
+    Decimal,
+    NumberKind("a ratio", Decimal(0), False, Decimal(1), False, "from 0 to 1 (0.995 is 99.5%)"),
+]
+
+
+def _bare_decimal(annotation: Any) -> bool:
+    """True when ``annotation`` holds a ``Decimal`` that no :class:`NumberKind` bounds."""
+    if annotation is Decimal:
+        return True
+    if get_origin(annotation) is Annotated:
+        base, *metadata = get_args(annotation)
+        return not any(isinstance(m, NumberKind) for m in metadata) and _bare_decimal(base)
+    return any(_bare_decimal(arg) for arg in get_args(annotation))
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        for name, field in cls.model_fields.items():
+            bounded = any(isinstance(m, NumberKind) for m in field.metadata)
+            if not bounded and _bare_decimal(field.annotation):
+                raise TypeError(
+                    f"{cls.__name__}.{name} is a bare Decimal: type it Money, Quantity, "
+                    "Percent or Ratio so that its bounds are checked"
+                )
+
+
+# -- pricing ------------------------------------------------------------------------------------
+
+PricingModel = Literal[
+    "flat_fee",
+    "per_unit",
+    "percent",
+    "package",
+    "tiered",
+    "tiered_flat_fee",
+    "volume",
+    "volume_flat_fee",
+    "step",
+    "matrix",
+    "two_dim_tiered",
+]
+PRICING_MODELS: tuple[str, ...] = get_args(PricingModel)
+
+#: model -> (the pricing fields it needs, the ones it may also take); every model also takes
+#: ``model`` and ``skip_zero``. Any other pricing field is refused for that model.
+PRICING_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "flat_fee": (("amount",), ()),
+    "per_unit": (("unit_price",), ("unit_size",)),
+    "percent": (("rate_percent",), ()),
+    "package": (("package_size", "package_price"), ()),
+    "tiered": (("tiers",), ()),
+    "tiered_flat_fee": (("tiers",), ()),
+    "volume": (("tiers",), ()),
+    "volume_flat_fee": (("tiers",), ()),
+    "step": (("tiers",), ()),
+    "matrix": (("rates",), ()),
+    "two_dim_tiered": (("bands",), ()),
+}
+#: model -> the prices each of its tier rows needs (besides ``up_to``); a row may have no other.
+#: For ``matrix`` these are the rows of every rate table, for ``two_dim_tiered`` of every band.
+TIER_FIELDS: dict[str, tuple[str, ...]] = {
+    "tiered": ("unit_price",),
+    "volume": ("unit_price",),
+    "tiered_flat_fee": ("unit_price", "flat_fee"),
+    "volume_flat_fee": ("unit_price", "flat_fee"),
+    "step": ("flat_fee",),
+    "matrix": ("unit_price",),
+    "two_dim_tiered": ("unit_price",),
+}
+_PRICING_COMMON = ("model", "skip_zero")
+_TIER_KEYS = ("up_to", "unit_price", "flat_fee")
+_SEE_FIELDS = "(see the README's plan reference, 'Pricing fields')"
+
 
 class Tier(_Strict):
-    """One row of a tier table: an inclusive upper bound (``None`` = no bound) and its prices."""
+    """One row of a tier table: an inclusive upper bound (``None`` = no bound) and its prices.
 
-    up_to: Money | None = None
+    Which prices a row carries depends on the pricing model (:data:`TIER_FIELDS`); a price the
+    model does not use is refused by :class:`Pricing`, so a row that has it is never billed
+    without it.
+    """
+
+    up_to: Quantity | None = None
     unit_price: Money | None = None
     flat_fee: Money | None = None
 
@@ -85,63 +315,143 @@ class Band(_Strict):
     """A band of a two-dimensional tier table: an inclusive upper bound of the numeric
     dimension (``None`` = no bound) and the graduated tiers that price the band's quantity."""
 
-    up_to: Money | None = None
+    up_to: Quantity | None = None
     tiers: list[Tier]
 
 
-class Pricing(_Strict):
-    """How one product is priced; fields per model as in BUNDLE.md "Pricing fields"."""
+def _tier_hint(model: str, key: str) -> str:
+    """How to fix a tier price that ``model`` does not use."""
+    if key == "flat_fee" and model in ("tiered", "volume"):
+        return f"did you mean model {model}_flat_fee? Otherwise remove flat_fee"
+    if key == "unit_price" and model == "step":
+        return (
+            "remove unit_price (a step tier charges its flat_fee), or use model "
+            "tiered_flat_fee or volume_flat_fee for a unit price plus a flat fee"
+        )
+    return f"remove {key}; a tier of model {model} takes up_to, {', '.join(TIER_FIELDS[model])}"
 
-    model: Literal[
-        "flat_fee",
-        "per_unit",
-        "percent",
-        "package",
-        "tiered",
-        "tiered_flat_fee",
-        "volume",
-        "volume_flat_fee",
-        "step",
-        "matrix",
-        "two_dim_tiered",
-    ]
+
+def _tier_problems(model: str, rows: Any, at: tuple) -> list[tuple[tuple, str, str]]:
+    """Rows of a tier table that lack a price ``model`` needs, or carry one it does not use."""
+    if not isinstance(rows, list):
+        return []  # the type check reports it
+    needs = TIER_FIELDS[model]
+    problems = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            continue
+        for key in needs:
+            if row.get(key) is None:
+                problems.append(
+                    (
+                        (*at, i, key),
+                        f"model {model} needs {key} on every tier",
+                        f"add {key} to this tier",
+                    )
+                )
+        for key, value in row.items():
+            if key in needs or key == "up_to":
+                continue
+            if key in _TIER_KEYS:
+                if value is not None:
+                    problems.append(
+                        (
+                            (*at, i, key),
+                            f"model {model} does not use a tier's {key}",
+                            _tier_hint(model, key),
+                        )
+                    )
+            else:
+                problems.append(
+                    (
+                        (*at, i, str(key)),
+                        f"a tier has no field '{key}'",
+                        f"remove it; a tier of model {model} takes up_to, {', '.join(needs)}",
+                    )
+                )
+    return problems
+
+
+def _pricing_shape(raw: Mapping[str, Any]) -> list[tuple[tuple, str, str]]:
+    """Fields of a pricing mapping (and of its tier rows) that its model needs or refuses."""
+    model = raw.get("model")
+    if not isinstance(model, str) or model not in PRICING_FIELDS:
+        return []  # the model's own check reports it
+    needs, may = PRICING_FIELDS[model]
+    takes = ", ".join((*needs, *may, "skip_zero"))
+    problems: list[tuple[tuple, str, str]] = []
+    for key, value in raw.items():
+        if key in _PRICING_COMMON or key in needs or key in may:
+            continue
+        if key in Pricing.model_fields:
+            if value is not None:
+                users = [m for m, (n, o) in PRICING_FIELDS.items() if key in n or key in o]
+                problems.append(
+                    (
+                        (key,),
+                        f"model {model} does not use {key}",
+                        f"remove it (model {model} takes {takes}), or use a model that does: "
+                        + ", ".join(users),
+                    )
+                )
+        else:
+            problems.append(
+                (
+                    (str(key),),
+                    f"a pricing has no field '{key}'",
+                    f"remove it; model {model} takes {takes}",
+                )
+            )
+    missing = [f for f in needs if raw.get(f) is None]
+    if missing:
+        problems.append(
+            (
+                (),
+                f"model {model} needs {', '.join(missing)} {_SEE_FIELDS}",
+                f"add {', '.join(missing)}",
+            )
+        )
+    if model in TIER_FIELDS:
+        if model == "matrix":
+            rates = raw.get("rates")
+            for group, rows in rates.items() if isinstance(rates, Mapping) else ():
+                problems += _tier_problems(model, rows, ("rates", str(group)))
+        elif model == "two_dim_tiered":
+            bands = raw.get("bands")
+            for i, band in enumerate(bands if isinstance(bands, list) else ()):
+                if isinstance(band, Mapping):
+                    problems += _tier_problems(model, band.get("tiers"), ("bands", i, "tiers"))
+        else:
+            problems += _tier_problems(model, raw.get("tiers"), ("tiers",))
+    return problems
+
+
+class Pricing(_Strict):
+    """How one product is priced; fields per model as in BUNDLE.md "Pricing fields".
+
+    A pricing carries only its model's fields (:data:`PRICING_FIELDS`) and each tier row only
+    the prices its model uses (:data:`TIER_FIELDS`); anything else is refused, naming the key.
+    The same model validates contract-line price overrides (:mod:`golive.price_overrides`).
+    """
+
+    model: PricingModel
     amount: Money | None = None
     unit_price: Money | None = None
-    unit_size: Money = Decimal(1)
-    rate_percent: Money | None = None
-    package_size: Money | None = None
+    unit_size: Quantity = Decimal(1)
+    rate_percent: Percent | None = None
+    package_size: Quantity | None = None
     package_price: Money | None = None
     tiers: list[Tier] | None = None
     rates: dict[str, list[Tier]] | None = None
     bands: list[Band] | None = None
     skip_zero: bool = False
 
-    @model_validator(mode="after")
-    def _fields_for_model(self) -> Pricing:
-        needs = {
-            "flat_fee": ("amount",),
-            "per_unit": ("unit_price",),
-            "percent": ("rate_percent",),
-            "package": ("package_size", "package_price"),
-            "tiered": ("tiers",),
-            "tiered_flat_fee": ("tiers",),
-            "volume": ("tiers",),
-            "volume_flat_fee": ("tiers",),
-            "step": ("tiers",),
-            "matrix": ("rates",),
-            "two_dim_tiered": ("bands",),
-        }[self.model]
-        missing = [f for f in needs if getattr(self, f) is None]
-        if missing:
-            raise ValueError(
-                f"model {self.model} needs {', '.join(missing)} "
-                f"(see the README's plan reference, 'Pricing fields')"
-            )
-        if self.unit_size <= 0:
-            raise ValueError("unit_size must be greater than 0")
-        if self.package_size is not None and self.package_size <= 0:
-            raise ValueError("package_size must be greater than 0")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_for_model(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            _raise_problems(cls.__name__, value, _pricing_shape(value))
+        return value
 
     @field_validator("tiers")
     @classmethod
@@ -165,6 +475,8 @@ class Pricing(_Strict):
     def _rate_tables(
         cls, v: dict[str, list[Tier]] | None, info: ValidationInfo
     ) -> dict[str, list[Tier]] | None:
+        if v is not None and not v:
+            raise ValueError(f"model {info.data.get('model', '?')}: the rate table is empty")
         for group, tiers in (v or {}).items():
             _check_tiers(tiers, f"model {info.data.get('model', '?')}, rates of '{group}'")
         return v
@@ -205,8 +517,32 @@ class Product(_Strict):
         return v
 
 
+# -- metrics ------------------------------------------------------------------------------------
+
+
+def _filter_value(value: Any) -> str:
+    """A filter value as the text an event property is compared with."""
+    if isinstance(value, bool) or value is None:
+        written = "null" if value is None else str(value).lower()
+        raise _problem(
+            f"a filter value must be text or a number, not {written}",
+            f"quote it to compare with the text: '{written}'",
+        )
+    if isinstance(value, str | int | Decimal):
+        return str(value)
+    raise _problem(
+        "a filter value must be one text or number, not a list or a mapping",
+        "write one value per property (filters are equality tests)",
+    )
+
+
 class Metric(_Strict):
-    """A billable metric: which events, which aggregation, of which property."""
+    """A billable metric: which events, which aggregation, of which property.
+
+    ``property``, ``group_by`` and the keys of ``filters`` are event property names
+    (ASCII letters, digits, ``_``, ``-`` and ``.``, not first; at most 128 characters).
+    ``filters`` maps a property to the one value (text or number) an event must have.
+    """
 
     id: str
     event_name: str
@@ -215,57 +551,180 @@ class Metric(_Strict):
     ]
     property: str | None = None
     group_by: str | None = None
-    filters: dict[str, str] = Field(default_factory=dict)
+    filters: dict[str, Annotated[Any, AfterValidator(_filter_value)]] = Field(default_factory=dict)
 
     @field_validator("filters", mode="before")
     @classmethod
-    def _filters_as_text(cls, v: Any) -> Any:
-        return {str(k): str(val) for k, val in (v or {}).items()}
+    def _filters_mapping(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        if not isinstance(v, Mapping):
+            raise _problem(
+                "filters must be a mapping of property to value, e.g. {tier: paid}",
+                "write each filter as property: value",
+            )
+        return {str(k): val for k, val in v.items()}
 
     @model_validator(mode="after")
     def _property_when_needed(self) -> Metric:
+        names = [("property", self.property), ("group_by", self.group_by)]
+        names += [(("filters", key), key) for key in self.filters]
+        problems = []
+        for at, name in names:
+            if name is not None and not _PROPERTY.match(name):
+                loc = at if isinstance(at, tuple) else (at,)
+                problems.append(
+                    (
+                        loc,
+                        f"metric '{self.id}': '{_shown(name)}' is not a property name",
+                        f"use {_PROPERTY_RULE}",
+                    )
+                )
+        _raise_problems(type(self).__name__, self, problems)
         if self.aggregation != "count" and not self.property:
             raise ValueError(f"aggregation {self.aggregation} needs a property to read")
         return self
 
 
-class Source(_Strict):
-    """Where one dataset comes from (BUNDLE.md "Connector fields")."""
+# -- sources ------------------------------------------------------------------------------------
 
-    connector: Literal["csv", "parquet", "postgres", "mysql", "snowflake", "bigquery"]
-    path: str | None = None
-    url_env: str | None = None
+EnvName = Annotated[str, Field(pattern=_ENV_NAME.pattern)]
+
+#: what each credential variable holds, for the messages
+_CREDENTIAL_PURPOSE = {
+    "url_env": "the connection URL",
+    "account_env": "the Snowflake account identifier",
+    "user_env": "the Snowflake user name",
+    "password_env": "the Snowflake password",
+    "credentials_env": "the path of a service-account JSON key file",
+}
+
+
+class _SourceBase(_Strict):
+    """What every source has: the contract-to-source column mapping and the watermark column.
+
+    Subclasses expose ``connector`` and :attr:`location`; :meth:`credential_variables` names
+    the environment variables they read.
+    """
+
+    connector: str
+    columns: dict[str, str] = Field(default_factory=dict)
+    incremental_column: str | None = None
+
+    #: the fields that name an environment variable holding a credential
+    CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def location(self) -> str:
+        """Where the data is, as the plan writes it (a path, a table, or ``query``)."""
+        raise NotImplementedError
+
+    def credential_variables(self) -> dict[str, str]:
+        """The credential fields this source sets -> the environment variable each names."""
+        return {f: getattr(self, f) for f in self.CREDENTIAL_FIELDS if getattr(self, f)}
+
+
+class FileSource(_SourceBase):
+    """A ``csv`` or ``parquet`` file, or a glob of them, relative to the plan's folder.
+
+    A path outside the plan's folder needs ``allow_outside_folder: true``;
+    :meth:`Plan.source_path` gives the resolved path.
+    """
+
+    connector: Literal["csv", "parquet"]
+    path: str = Field(min_length=1)
+    allow_outside_folder: bool = False
+
+    @property
+    def location(self) -> str:
+        """The path (or glob) as written in the plan."""
+        return self.path
+
+
+class _TableOrQuery(_SourceBase):
     table: str | None = None
     query: str | None = None
-    account_env: str | None = None
-    user_env: str | None = None
-    password_env: str | None = None
+
+    @property
+    def location(self) -> str:
+        """The table, or ``query`` for a query."""
+        return self.table or "query"
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> _TableOrQuery:
+        if not (self.table or self.query):
+            raise ValueError(f"connector {self.connector} needs table or query")
+        if self.table and self.query:
+            raise ValueError(
+                f"connector {self.connector} takes table or query, not both (keep one)"
+            )
+        return self
+
+
+class DatabaseSource(_TableOrQuery):
+    """A PostgreSQL or MySQL/MariaDB table (``schema.table``) or query."""
+
+    connector: Literal["postgres", "mysql"]
+    url_env: EnvName
+
+    CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("url_env",)
+
+
+class SnowflakeSource(_TableOrQuery):
+    """A Snowflake table or query; account, user and password from environment variables."""
+
+    connector: Literal["snowflake"] = "snowflake"
+    account_env: EnvName
+    user_env: EnvName
+    password_env: EnvName
     database: str | None = None
     schema_: str | None = Field(default=None, alias="schema")
     warehouse: str | None = None
     role: str | None = None
     host: str | None = None
-    port: int | None = None
-    protocol: str | None = None
-    project: str | None = None
-    credentials_env: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
-    incremental_column: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    protocol: Literal["https", "http"] | None = None
 
-    @model_validator(mode="after")
-    def _fields_for_connector(self) -> Source:
-        if self.connector in ("csv", "parquet") and not self.path:
-            raise ValueError(f"connector {self.connector} needs path (a file or a glob)")
-        if self.connector in ("postgres", "mysql") and not self.url_env:
-            raise ValueError(
-                f"connector {self.connector} needs url_env (the name of an environment "
-                "variable holding the connection URL)"
-            )
-        if self.connector in ("postgres", "mysql", "snowflake", "bigquery") and not (
-            self.table or self.query
-        ):
-            raise ValueError(f"connector {self.connector} needs table or query")
-        return self
+    CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("account_env", "user_env", "password_env")
+
+
+class BigQuerySource(_TableOrQuery):
+    """A BigQuery table (``dataset.table``) or query; without ``credentials_env``, Google's
+    application default credentials."""
+
+    connector: Literal["bigquery"] = "bigquery"
+    project: str | None = None
+    credentials_env: EnvName | None = None
+
+    CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("credentials_env",)
+
+
+#: Where one dataset comes from (BUNDLE.md "Connector fields"): one class per connector.
+Source = Annotated[
+    FileSource | DatabaseSource | SnowflakeSource | BigQuerySource,
+    Field(discriminator="connector"),
+]
+#: The fields each connector takes (for messages).
+_CONNECTOR_CLASS: dict[str, type[_SourceBase]] = {
+    "csv": FileSource,
+    "parquet": FileSource,
+    "postgres": DatabaseSource,
+    "mysql": DatabaseSource,
+    "snowflake": SnowflakeSource,
+    "bigquery": BigQuerySource,
+}
+
+
+def _connector_fields(connector: str) -> str:
+    fields = _CONNECTOR_CLASS[connector].model_fields
+    own = [n for n in fields if n not in _SourceBase.model_fields] + [
+        "columns",
+        "incremental_column",
+    ]
+    return ", ".join(fields[n].alias or n for n in own)
+
+
+# -- the plan -----------------------------------------------------------------------------------
 
 
 class ParallelTestPeriods(_Strict):
@@ -286,10 +745,10 @@ class ParallelTest(_Strict):
 class Signoff(_Strict):
     """Sign-off criteria: production migration runs only when all of them pass."""
 
-    min_invoice_match_rate: Money = Decimal("0.995")
+    min_invoice_match_rate: Ratio = Decimal("0.995")
     max_abs_total_delta: Money = Decimal("100")
     amount_tolerance: Money = Decimal("0.01")
-    max_quarantined_event_ratio: Money = Decimal("0.001")
+    max_quarantined_event_ratio: Ratio = Decimal("0.001")
     journal_must_balance: bool = True
 
 
@@ -329,20 +788,64 @@ class Plan(_Strict):
         return self.as_of or dt.datetime.now(ZoneInfo(self.timezone)).date()
 
     def source_path(self, dataset: str) -> str | None:
-        """The absolute path (or glob) of a file source, resolved against the plan's folder."""
+        """The absolute path (or glob) of a file source, resolved against the plan's folder;
+        None for a dataset without a source or with a database source."""
         src = self.sources.get(dataset)
-        if src is None or src.path is None:
+        if not isinstance(src, FileSource):
             return None
         p = Path(src.path)
         return str(p if p.is_absolute() else (self.folder / p))
+
+
+# -- credentials --------------------------------------------------------------------------------
+
+
+def missing_credentials(
+    plan: Plan, environ: Mapping[str, str] | None = None
+) -> list[tuple[str, str, str]]:
+    """Every credential variable a source names that is unset or empty (or only blanks), as
+    ``(key, problem, fix)``; the variables' values are never part of it."""
+    environ = os.environ if environ is None else environ
+    problems = []
+    for dataset, src in plan.sources.items():
+        for field, name in src.credential_variables().items():
+            value = environ.get(name)
+            if value is not None and value.strip():
+                continue
+            state = "is not set" if value is None else "is empty"
+            problems.append(
+                (
+                    f"sources.{dataset}.{field}",
+                    f"the environment variable {name} {state}",
+                    f"export {name} with {_CREDENTIAL_PURPOSE[field]}",
+                )
+            )
+    return problems
+
+
+def check_environment(plan: Plan, environ: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`PlanError` naming every credential variable that is unset or empty."""
+    problems = missing_credentials(plan, environ)
+    if problems:
+        raise PlanError(plan.file, problems)
+
+
+# -- reading the file ---------------------------------------------------------------------------
 
 
 class _ExactLoader(yaml.SafeLoader):
     """YAML loader that reads floats as exact decimals from their source text."""
 
 
-def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(loader.construct_scalar(node).replace("_", ""))
+def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal | str:
+    """A YAML float as an exact decimal; ``.nan``, ``.inf`` and other texts Decimal cannot
+    read exactly stay text, for the field's validator to refuse by name."""
+    text = loader.construct_scalar(node)
+    try:
+        number = Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        return text
+    return number if number.is_finite() else text
 
 
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_constructor)
@@ -352,7 +855,77 @@ _ExactLoader.add_constructor(
 )
 
 
+def _duplicate_keys(loader: yaml.SafeLoader, root: yaml.Node) -> list[tuple[str, str, str]]:
+    """Keys that appear twice in one mapping, with their path and lines (merge keys aside)."""
+    problems: list[tuple[int, str, str, str]] = []
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(root, "")]
+    while stack:
+        node, where = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(item, f"{where}[{i}]") for i, item in enumerate(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            lines: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    stack.append((value_node, where))
+                    continue
+                key = loader.construct_object(key_node, deep=True)
+                name = str(key)
+                child = f"{where}.{name}" if where else name
+                line = key_node.start_mark.line + 1
+                try:
+                    first = lines.get(key)
+                    lines.setdefault(key, line)
+                except TypeError:  # an unhashable key: the constructor reports it
+                    first = None
+                if first is not None:
+                    problems.append(
+                        (
+                            line,
+                            child,
+                            f"the key {name} appears twice in one mapping (line {first} and "
+                            f"line {line}); YAML would keep only the last",
+                            "keep one of them",
+                        )
+                    )
+                stack.append((value_node, child))
+    return [p[1:] for p in sorted(problems)]
+
+
+def _read_yaml(path: Path, text: str) -> Any:
+    """The YAML document of ``text``, refusing repeated keys; PlanError for anything wrong."""
+    loader = _ExactLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        duplicates = _duplicate_keys(loader, node)
+        if duplicates:
+            raise PlanError(path, duplicates)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise PlanError(
+            path, [(where, f"not valid YAML ({getattr(exc, 'problem', exc)})", "fix the syntax")]
+        ) from None
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+        if isinstance(exc, PlanError):
+            raise
+        # e.g. an explicit tag on a value it does not fit (!!int abc)
+        raise PlanError(
+            path, [("(file)", f"a value cannot be read ({exc})", "fix the value or its tag")]
+        ) from None
+    finally:
+        loader.dispose()
+
+
 def _location(loc: tuple) -> str:
+    loc = _source_loc(loc)
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -363,19 +936,56 @@ def _location(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def _fix_for(err: dict) -> str:
+def _source_loc(loc: tuple) -> tuple:
+    """``sources.<d>.<connector tag>.<field>`` (pydantic's union path) without the tag."""
+    if len(loc) >= 3 and loc[0] == "sources" and loc[2] in CONNECTORS:
+        return loc[:2] + loc[3:]
+    return loc
+
+
+def _problem_of(err: Mapping[str, Any]) -> tuple[str, str, str]:
+    """One pydantic error as ``(key, what, fix)``."""
+    loc = tuple(err["loc"])
     kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    what = err["msg"].removeprefix("Value error, ")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        key = _location((*loc, "connector"))
+        choices = ", ".join(CONNECTORS)
+        if kind == "union_tag_not_found":
+            return key, "a source needs its connector", f"add connector: one of {choices}"
+        return key, f"unknown connector '{ctx.get('tag')}'", f"use one of: {choices}"
+    if kind == "extra_forbidden" and len(loc) >= 4 and loc[0] == "sources" and loc[2] in CONNECTORS:
+        return (
+            _location(loc),
+            f"connector {loc[2]} does not take {loc[-1]}",
+            f"remove it; a {loc[2]} source takes {_connector_fields(loc[2])}",
+        )
+    return _location(loc), what, _fix_for(err)
+
+
+def _fix_for(err: Mapping[str, Any]) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if "fix" in ctx:
+        return str(ctx["fix"])
     if kind == "missing":
         return "add this key"
     if kind == "extra_forbidden":
         return "remove it or check its spelling against the README's plan reference"
     if kind == "literal_error":
-        return f"use one of: {err.get('ctx', {}).get('expected', '')}"
+        return f"use one of: {ctx.get('expected', '')}"
     if kind.startswith("date"):
         return "write the date as YYYY-MM-DD"
     if kind.startswith("decimal") or kind.startswith("float"):
-        return "write an exact number, e.g. 0.05"
+        return _NUMBER_FIX
     return "see the README's plan reference"
+
+
+def _outside(folder: Path, path: str) -> bool:
+    """Whether ``path`` (relative to ``folder``, or absolute) leaves ``folder``, as written."""
+    full = os.path.normpath(os.path.join(folder, path))
+    return os.path.commonpath([full, os.path.normpath(folder)]) != os.path.normpath(folder)
 
 
 def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
@@ -400,11 +1010,18 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
                         "use letters, digits and underscores",
                     )
                 )
-        if src.connector in ("csv", "parquet"):
-            import glob
-
+        if isinstance(src, FileSource):
             path = plan.source_path(name)
-            if not glob.glob(path):
+            if not src.allow_outside_folder and _outside(plan.folder, src.path):
+                problems.append(
+                    (
+                        f"sources.{name}.path",
+                        f"{src.path} is outside the plan's folder ({plan.folder})",
+                        "move the data into the plan's folder, or set "
+                        f"sources.{name}.allow_outside_folder: true",
+                    )
+                )
+            elif not glob.glob(path):
                 problems.append(
                     (f"sources.{name}.path", f"no file matches {path}", "check the path")
                 )
@@ -443,24 +1060,25 @@ def load_plan(path: str | Path) -> Plan:
     if not path.is_file():
         raise PlanError(path, [("(file)", "the plan file does not exist", "check the path")])
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_ExactLoader)  # noqa: S506
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
         raise PlanError(
-            path, [(where, f"not valid YAML ({getattr(exc, 'problem', exc)})", "fix the syntax")]
+            path, [("(file)", "the file is not UTF-8 text", "save it as UTF-8")]
         ) from None
+    raw = _read_yaml(path, text)
     if not isinstance(raw, dict):
         raise PlanError(path, [("(top level)", "the plan must be a mapping", "see the README")])
+    for key in ("folder", "file"):
+        if key in raw:
+            raise PlanError(
+                path,
+                [(key, "is not a plan setting (the plan's own location is)", "remove it")],
+            )
     raw = {**raw, "folder": path.parent.resolve(), "file": path.resolve()}
     try:
         plan = Plan.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            (_location(e["loc"]), e["msg"].removeprefix("Value error, "), _fix_for(e))
-            for e in exc.errors()
-        ]
-        raise PlanError(path, problems) from None
+        raise PlanError(path, [_problem_of(e) for e in exc.errors()]) from None
     problems = _semantic_problems(plan)
     if problems:
         raise PlanError(path, problems)

@@ -19,7 +19,7 @@ from test_worked_examples import EXPECTED_TOTALS
 
 from connectors.sources import DATASET_COLUMNS, SourceError, SourceSpec, open_source
 from connectors.warehouse import warehouse_from_url
-from golive.plan import Source
+from golive.plan import BigQuerySource, SnowflakeSource, Source
 from orchestration.runner import run_stages
 
 # fakesnow's note on its own Arrow copy of a result
@@ -64,7 +64,10 @@ def company_tables() -> dict[str, pa.Table]:
 def plan_with(tmp_path: Path, sources: dict[str, dict]) -> Path:
     """The worked-examples plan with these sources instead of its files."""
     text = (COMPANY / "plan.yaml").read_text(encoding="utf-8")
-    files = {d: {"connector": "csv", "path": str(COMPANY / p)} for d, p in FILES.items()}
+    files = {
+        d: {"connector": "csv", "path": str(COMPANY / p), "allow_outside_folder": True}
+        for d, p in FILES.items()
+    }
     block = "sources:\n" + "".join(
         f"  {d}: {json.dumps(s)}\n" for d, s in (files | sources).items()
     )
@@ -187,7 +190,7 @@ def test_snowflake_source_bills_like_domain_md(snowflake_env, tmp_path):
 def test_snowflake_streams_typed_columns_in_lower_case(snowflake_env):
     from connectors.snowflake import extract_snowflake
 
-    source = Source(**snowflake_env, table="usage_events")
+    source = SnowflakeSource(**snowflake_env, table="usage_events")
     spec = SourceSpec("usage_events", "snowflake", "usage_events", {}, source)
     with extract_snowflake(spec) as reader:
         table = reader.read_all()
@@ -196,7 +199,7 @@ def test_snowflake_streams_typed_columns_in_lower_case(snowflake_env):
     assert pa.types.is_timestamp(table.schema.field("ts").type)
     assert table.schema.field("n").type == pa.int64()
 
-    source = Source(**snowflake_env, table="legacy_invoices")
+    source = SnowflakeSource(**snowflake_env, table="legacy_invoices")
     spec = SourceSpec("legacy_invoices", "snowflake", "legacy_invoices", {}, source)
     with extract_snowflake(spec) as reader:
         totals = reader.read_all().column("total")
@@ -204,7 +207,9 @@ def test_snowflake_streams_typed_columns_in_lower_case(snowflake_env):
 
 
 def test_snowflake_empty_result_keeps_the_columns(snowflake_env):
-    source = Source(**snowflake_env, query="select * from contracts where contract_id = 'none'")
+    source = SnowflakeSource(
+        **snowflake_env, query="select * from contracts where contract_id = 'none'"
+    )
     table = read("contracts", source)
     assert table.num_rows == 0
     required, optional = DATASET_COLUMNS["contracts"]
@@ -212,7 +217,7 @@ def test_snowflake_empty_result_keeps_the_columns(snowflake_env):
 
 
 def test_snowflake_incremental_pull_filters_at_the_source(snowflake_env):
-    source = Source(
+    source = SnowflakeSource(
         **snowflake_env,
         table="usage_events",
         columns={"timestamp": "ts"},
@@ -225,7 +230,7 @@ def test_snowflake_incremental_pull_filters_at_the_source(snowflake_env):
 
 
 def test_snowflake_table_name_cannot_inject_sql(snowflake_env):
-    source = Source(**snowflake_env, table="customers; drop table customers")
+    source = SnowflakeSource(**snowflake_env, table="customers; drop table customers")
     with pytest.raises(SourceError, match="not a Snowflake table name"):
         read("customers", source)
 
@@ -276,7 +281,7 @@ def test_snowflake_failure_never_shows_the_password(
 def test_snowflake_missing_variable_names_dataset_and_variable(snowflake_env, monkeypatch):
     monkeypatch.delenv("SNOWFLAKE_TEST_PASSWORD")
     with pytest.raises(SourceError) as raised:
-        read("contracts", Source(**snowflake_env, table="contracts"))
+        read("contracts", SnowflakeSource(**snowflake_env, table="contracts"))
     assert str(raised.value).startswith(
         "contracts: the environment variable SNOWFLAKE_TEST_PASSWORD "
         "(sources.contracts.password_env) is not set"
@@ -331,7 +336,7 @@ def test_bigquery_source_bills_like_domain_md(bigquery_env, bigquery_server, tmp
 
 def test_bigquery_incremental_pull_filters_at_the_source(bigquery_env, bigquery_server):
     def pull(column: str, watermark: str) -> tuple[pa.Table, str]:
-        source = Source(
+        source = BigQuerySource(
             **bigquery_env,
             table="billing.usage_events",
             columns={"timestamp": "ts"},
@@ -359,12 +364,15 @@ def test_bigquery_incremental_pull_filters_at_the_source(bigquery_env, bigquery_
 
 
 def test_bigquery_empty_result_and_bad_table(bigquery_env):
-    source = Source(**bigquery_env, query="select * from `billing.customers` where false")
+    source = BigQuerySource(**bigquery_env, query="select * from `billing.customers` where false")
     assert read("customers", source).num_rows == 0
     with pytest.raises(SourceError, match="not a BigQuery table name"):
-        read("customers", Source(**bigquery_env, table="billing.customers` union all select 1"))
+        read(
+            "customers",
+            BigQuerySource(**bigquery_env, table="billing.customers` union all select 1"),
+        )
     with pytest.raises(SourceError, match=r"customers: cannot read from bigquery \(billing.nope"):
-        read("customers", Source(**bigquery_env, table="billing.nope"))
+        read("customers", BigQuerySource(**bigquery_env, table="billing.nope"))
 
 
 def test_bigquery_key_file_never_shows_in_messages(
@@ -392,7 +400,9 @@ def test_bigquery_key_file_never_shows_in_messages(
     path.write_text(json.dumps(info), encoding="utf-8")
     monkeypatch.delenv("GOLIVE_BIGQUERY_ANONYMOUS")
     monkeypatch.setenv("BQ_KEY_FILE", str(path))
-    source = Source(**bigquery_env, credentials_env="BQ_KEY_FILE", table="billing.customers")
+    source = BigQuerySource(
+        **bigquery_env, credentials_env="BQ_KEY_FILE", table="billing.customers"
+    )
     with pytest.raises(SourceError) as raised:
         read("customers", source)
     message = str(raised.value)
@@ -408,7 +418,9 @@ def test_bigquery_key_file_never_shows_in_messages(
 def test_bigquery_missing_variable_names_dataset_and_variable(bigquery_env, monkeypatch):
     monkeypatch.delenv("GOLIVE_BIGQUERY_ANONYMOUS")
     monkeypatch.delenv("BQ_KEY_FILE", raising=False)
-    source = Source(**bigquery_env, credentials_env="BQ_KEY_FILE", table="billing.contracts")
+    source = BigQuerySource(
+        **bigquery_env, credentials_env="BQ_KEY_FILE", table="billing.contracts"
+    )
     with pytest.raises(SourceError) as raised:
         read("contracts", source)
     assert str(raised.value).startswith(
@@ -425,7 +437,7 @@ def test_bigquery_without_any_credentials_says_how_to_set_them(bigquery_env, tmp
     monkeypatch.setenv("GCE_METADATA_HOST", metadata)
     monkeypatch.setenv("GCE_METADATA_IP", metadata)
     with pytest.raises(SourceError) as raised:
-        read("contracts", Source(**bigquery_env, table="billing.contracts"))
+        read("contracts", BigQuerySource(**bigquery_env, table="billing.contracts"))
     message = str(raised.value)
     assert message.startswith(
         "contracts: sources.contracts.credentials_env is not set and no application default "
