@@ -33,6 +33,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from connectors.sources import SourceError, SourceSpec
+from golive.plan import BigQuerySource
 
 ENDPOINT_ENV = "GOLIVE_BIGQUERY_API_ENDPOINT"
 ANONYMOUS_ENV = "GOLIVE_BIGQUERY_ANONYMOUS"
@@ -54,6 +55,16 @@ _ORDERED_TYPES = ("INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "STRING", "BYTES"
 _ORDERED_TYPES += ("DATETIME", "TIME", "TIMESTAMP")
 #: key-file fields that are secrets
 _SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
+
+
+def bigquery_settings(spec: SourceSpec) -> BigQuerySource:
+    """The plan's settings of a bigquery source, or a clear error for any other."""
+    if not isinstance(spec.settings, BigQuerySource):
+        raise SourceError(
+            f"{spec.dataset}: connector {spec.connector} needs the plan's bigquery source "
+            "settings (project, credentials_env, and table or query)"
+        )
+    return spec.settings
 
 
 def _backticked(name: str) -> str:
@@ -90,7 +101,7 @@ def _literal(text: str) -> str:
 
 def base_query(spec: SourceSpec) -> str:
     """The SQL that reads the whole source: its table, or its query."""
-    settings = spec.settings
+    settings = bigquery_settings(spec)
     if settings.project and not _PROJECT.match(settings.project):
         raise SourceError(
             f"{spec.dataset}: '{settings.project}' is not a Google Cloud project id. "
@@ -103,7 +114,7 @@ def base_query(spec: SourceSpec) -> str:
 
 def incremental(spec: SourceSpec) -> bool:
     """Whether only the rows past a stored watermark are to be read."""
-    return bool(spec.settings.incremental_column) and spec.watermark is not None
+    return bool(bigquery_settings(spec).incremental_column) and spec.watermark is not None
 
 
 def source_query(spec: SourceSpec, column_type: str | None = None) -> str:
@@ -115,7 +126,7 @@ def source_query(spec: SourceSpec, column_type: str | None = None) -> str:
     base = base_query(spec)
     if not incremental(spec):
         return base
-    column = quoted_column(spec.settings.incremental_column)
+    column = quoted_column(bigquery_settings(spec).incremental_column)
     value = _literal(spec.watermark)
     if column_type:
         value = f"cast({value} as {column_type})"
@@ -128,12 +139,13 @@ def column_type(spec: SourceSpec, client, retry) -> str:
 
     config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False, use_legacy_sql=False)
     job = client.query(base_query(spec), job_config=config, retry=retry)
-    wanted = spec.settings.incremental_column.lower()
+    settings = bigquery_settings(spec)
+    wanted = settings.incremental_column.lower()
     field = next((f for f in job.schema or [] if f.name.lower() == wanted), None)
     if field is None:
         names = ", ".join(f.name for f in job.schema or [])
         raise SourceError(
-            f"{spec.dataset}: the incremental column '{spec.settings.incremental_column}' is "
+            f"{spec.dataset}: the incremental column '{settings.incremental_column}' is "
             f"not in the source; it has {names}. Fix: sources.{spec.dataset}.incremental_column"
         )
     kind = _LEGACY_TYPES.get(field.field_type, field.field_type)
@@ -153,7 +165,7 @@ def credentials(spec: SourceSpec) -> tuple[object | None, list[str]]:
         from google.auth.credentials import AnonymousCredentials
 
         return AnonymousCredentials(), []
-    name = spec.settings.credentials_env
+    name = bigquery_settings(spec).credentials_env
     if not name:
         return _application_default(spec), []
     path = os.environ.get(name)
@@ -226,14 +238,16 @@ def _client(spec: SourceSpec, creds):
 
     endpoint = os.environ.get(ENDPOINT_ENV)
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
-    return bigquery.Client(project=spec.settings.project, credentials=creds, client_options=options)
+    project = bigquery_settings(spec).project
+    return bigquery.Client(project=project, credentials=creds, client_options=options)
 
 
 def _which_credentials(spec: SourceSpec) -> str:
     if os.environ.get(ANONYMOUS_ENV) == "1":
         return "no credentials"
-    if spec.settings.credentials_env:
-        return f"credentials from ${spec.settings.credentials_env}"
+    name = bigquery_settings(spec).credentials_env
+    if name:
+        return f"credentials from ${name}"
     return "application default credentials"
 
 
@@ -277,6 +291,7 @@ def extract_bigquery(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     from google.cloud import bigquery
     from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY
 
+    settings = bigquery_settings(spec)
     source_query(spec)  # a bad table, column or project name fails before any connection
     creds, key_secrets = credentials(spec)
     retry = bigquery.DEFAULT_RETRY.with_timeout(API_RETRY_SECONDS)
@@ -303,8 +318,8 @@ def extract_bigquery(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
             raise
         except Exception as exc:  # the client's message may hold anything it was given
             raise SourceError(
-                f"{spec.dataset}: cannot read from bigquery ({spec.settings.table or 'query'}; "
-                f"project {spec.settings.project or '(default)'}, {_which_credentials(spec)}): "
+                f"{spec.dataset}: cannot read from bigquery ({settings.location}; "
+                f"project {settings.project or '(default)'}, {_which_credentials(spec)}): "
                 f"{scrub(str(exc), secrets())}"
             ) from None
         yield reader

@@ -19,13 +19,24 @@ from urllib.parse import unquote, urlsplit
 import pyarrow as pa
 
 from connectors.sources import BATCH_ROWS, SourceError, SourceSpec
+from golive.plan import DatabaseSource
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 
 
+def database_settings(spec: SourceSpec) -> DatabaseSource:
+    """The plan's settings of a postgres/mysql source, or a clear error for any other."""
+    if not isinstance(spec.settings, DatabaseSource):
+        raise SourceError(
+            f"{spec.dataset}: connector {spec.connector} needs the plan's postgres/mysql "
+            "source settings (url_env, and table or query)"
+        )
+    return spec.settings
+
+
 def connection_url(spec: SourceSpec) -> str:
     """The URL from the environment variable the plan names, or a clear error."""
-    name = spec.settings.url_env
+    name = database_settings(spec).url_env
     url = os.environ.get(name or "")
     if not url:
         raise SourceError(
@@ -68,7 +79,7 @@ def quoted_column(name: str, quote: str) -> str:
 def source_query(spec: SourceSpec, dialect: str) -> str:
     """The SQL that reads the source: its table (or query), after the watermark if any."""
     quote = "`" if dialect == "mysql" else '"'
-    settings = spec.settings
+    settings = database_settings(spec)
     if settings.table:
         base = f"select * from {quoted_table(settings.table, quote)}"
     else:
@@ -122,12 +133,13 @@ def extract_database(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     os.environ.setdefault("RUST_LOG", "off")  # connectorx's pool logs to stderr otherwise
     import connectorx as cx
 
+    settings = database_settings(spec)
     url = connection_url(spec)
     dialect, cx_url = _connectorx_url(url)
     expected = "postgres" if spec.connector == "postgres" else "mysql"
     if dialect != expected:
         raise SourceError(
-            f"{spec.dataset}: connector {spec.connector} but {spec.settings.url_env} holds a "
+            f"{spec.dataset}: connector {spec.connector} but {settings.url_env} holds a "
             f"{dialect} URL. Fix: point url_env at a {expected} database"
         )
     sql = source_query(spec, dialect)
@@ -137,7 +149,7 @@ def extract_database(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     except Exception as exc:  # the driver's message may hold the URL: scrub it
         raise SourceError(
             f"{spec.dataset}: cannot read from {spec.connector} "
-            f"({spec.settings.table or 'query'}; URL from ${spec.settings.url_env}): "
+            f"({settings.location}; URL from ${settings.url_env}): "
             f"{scrub(str(exc), url)}"
         ) from None
     yield reader

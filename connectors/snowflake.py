@@ -29,6 +29,7 @@ from urllib.parse import quote
 import pyarrow as pa
 
 from connectors.sources import BATCH_ROWS, SourceError, SourceSpec
+from golive.plan import SnowflakeSource
 
 _PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
 _TABLE = re.compile(rf"^{_PART}(?:\.{_PART}){{0,2}}$")
@@ -42,6 +43,16 @@ _CREDENTIALS = (
     ("user_env", "user name"),
     ("password_env", "password"),
 )
+
+
+def snowflake_settings(spec: SourceSpec) -> SnowflakeSource:
+    """The plan's settings of a snowflake source, or a clear error for any other."""
+    if not isinstance(spec.settings, SnowflakeSource):
+        raise SourceError(
+            f"{spec.dataset}: connector {spec.connector} needs the plan's snowflake source "
+            "settings (account_env, user_env, password_env, and table or query)"
+        )
+    return spec.settings
 
 
 def _ident(part: str) -> str:
@@ -72,7 +83,7 @@ def quoted_column(name: str) -> str:
 
 def source_query(spec: SourceSpec) -> str:
     """The SQL that reads the source: its table (or query), after the watermark if any."""
-    settings = spec.settings
+    settings = snowflake_settings(spec)
     if settings.table:
         base = f"select * from {quoted_table(settings.table)}"
     else:
@@ -86,9 +97,10 @@ def source_query(spec: SourceSpec) -> str:
 
 def credentials(spec: SourceSpec) -> dict[str, str]:
     """Account, user and password from the environment variables the plan names."""
+    settings = snowflake_settings(spec)
     values = {}
     for field, what in _CREDENTIALS:
-        name = getattr(spec.settings, field)
+        name = getattr(settings, field)
         if not name:
             raise SourceError(
                 f"{spec.dataset}: sources.{spec.dataset}.{field} is missing. Fix: name the "
@@ -114,7 +126,7 @@ def scrub(text: str, secrets: list[str]) -> str:
 
 
 def _connect_args(spec: SourceSpec, creds: dict[str, str]) -> dict:
-    settings = spec.settings
+    settings = snowflake_settings(spec)
     args = dict(
         creds,
         login_timeout=LOGIN_TIMEOUT,
@@ -200,6 +212,7 @@ def extract_snowflake(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     the block ends."""
     import snowflake.connector
 
+    settings = snowflake_settings(spec)
     creds = credentials(spec)
     sql = source_query(spec)
     password = creds["password"]
@@ -216,7 +229,7 @@ def extract_snowflake(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
         except Exception as exc:  # the driver's message may hold anything it was given
             raise SourceError(
                 f"{spec.dataset}: cannot read from snowflake "
-                f"({spec.settings.table or 'query'}; account from ${spec.settings.account_env}, "
-                f"user from ${spec.settings.user_env}): {scrub(str(exc), [password])}"
+                f"({settings.location}; account from ${settings.account_env}, "
+                f"user from ${settings.user_env}): {scrub(str(exc), [password])}"
             ) from None
         yield reader

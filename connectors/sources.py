@@ -16,11 +16,14 @@ import contextlib
 import glob
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from connectors.warehouse import quote_ident
+
+if TYPE_CHECKING:
+    from golive.plan import Source
 
 #: The contract: every dataset's columns, required first (BUNDLE.md).
 DATASET_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -76,14 +79,16 @@ class SourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What a connector needs: the dataset, where it is, the column mapping, and (for
-    databases) the plan's source settings and the watermark of an incremental pull."""
+    """What a connector needs: the dataset, where it is (a resolved path, a table, or
+    ``query``), the column mapping, the plan's source settings (the connector's own class of
+    :data:`golive.plan.Source`: ``DatabaseSource``, ``SnowflakeSource``, ...; None for a file
+    read without a plan) and the watermark of an incremental pull."""
 
     dataset: str
     connector: str
     location: str
     columns: dict[str, str]
-    settings: Any = None
+    settings: Source | None = None
     watermark: str | None = None
 
 

@@ -30,11 +30,10 @@ def source_spec(plan: Plan, dataset: str) -> SourceSpec | None:
     src = plan.sources.get(dataset)
     if src is None:
         return None
-    location = plan.source_path(dataset) if src.connector in ("csv", "parquet") else src.table
     return SourceSpec(
         dataset=dataset,
         connector=src.connector,
-        location=location or "query",
+        location=plan.source_path(dataset) or src.location,
         columns=dict(src.columns),
         settings=src,
     )

@@ -47,7 +47,7 @@ def implementation_plan(
                 f"{sum(os.path.getsize(f) for f in files) / 1e6:.1f} MB"
             )
         else:
-            inventory[dataset] = f"{src.connector}: {src.table or 'query'}"
+            inventory[dataset] = f"{src.connector}: {src.location}"
     models = sorted({pr.pricing.model for pr in p.products})
     for name in PLAN_TABLES:
         metadata = {"dagster/row_count": counts[name]}
