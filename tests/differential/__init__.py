@@ -1,0 +1,1 @@
+"""Differential tests: the SQL pipeline against the independent reference biller."""

@@ -1,0 +1,249 @@
+"""The rules decided this week (rules-decided §1-2), case by case through the pipeline: the
+reference biller's reading of each bundle is asserted first (counts, reasons, totals a user
+would check), then the pipeline must agree with it on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from golive.reference import bill_bundle, read_bundle
+
+from .harness import company_of, compare_with_pipeline, explain, invoice_id, write_bundle
+
+D = Decimal
+PLATFORM = {"id": "platform", "pricing": {"model": "flat_fee", "amount": "100"}}
+CALLS = {"id": "calls", "metric": "calls", "pricing": {"model": "per_unit", "unit_price": "1"}}
+QTY = {"id": "qty", "metric": "qty_sum", "pricing": {"model": "per_unit", "unit_price": "1"}}
+REFUNDS = {
+    "id": "refunds",
+    "metric": "refunds",
+    "pricing": {"model": "percent", "rate_percent": "10"},
+}
+USD_MAY = {"currency": "USD", "start_date": "2024-05-01"}
+
+
+def _reasons(bundle, dataset: str) -> dict[str, int]:
+    return dict(bundle.counts[dataset].quarantined)
+
+
+@pytest.mark.slow
+def test_master_data_repeats_conflicts_empty_keys_and_ranges(warehouse_url, tmp_path):
+    company = company_of(
+        [PLATFORM, CALLS],
+        [{"contract_id": k, **USD_MAY} for k in ("K1", "K2", "K3", "K4")]
+        + [
+            {"contract_id": "K3", **USD_MAY},  # an identical repeat: counted once
+            {"contract_id": "K4", **USD_MAY, "discount_percent": "10"},  # differs: both out
+            {"contract_id": "", "customer_id": "C-K1", **USD_MAY},
+            {"contract_id": "K5", "customer_id": "C-K1", "start_date": "2024-05-01"},
+            {"contract_id": "K6", "customer_id": " ", **USD_MAY},
+            {"contract_id": "K7", "customer_id": "C-K1", **USD_MAY, "discount_percent": "150"},
+            {"contract_id": "K8", "customer_id": "C-K1", **USD_MAY, "prepaid_credit": "1e12"},
+            {"contract_id": "K9", "customer_id": "C-K1", **USD_MAY, "discount_percent": "5%"},
+            {"contract_id": "K10", "customer_id": "C-K1", **USD_MAY, "end_date": "2024-04-30"},
+            {
+                "contract_id": "K11",
+                "customer_id": "C-K1",
+                "currency": "XYZ",
+                "start_date": "2024-05-01",
+            },
+        ],
+        [
+            {"contract_id": "K1", "product_id": "platform"},
+            {"contract_id": "K1", "product_id": "calls"},
+            {"contract_id": "K1", "product_id": ""},
+            {"contract_id": "", "product_id": "calls"},
+            {"contract_id": "K1", "product_id": "support"},
+            {"contract_id": "K1", "product_id": "platform", "quantity": "1e15"},
+            {"contract_id": "K1", "product_id": "platform", "quantity": "1,5"},
+            {"contract_id": "K1", "product_id": "calls", "free_units": "-1"},
+            {"contract_id": "K2", "product_id": "platform"},
+            {"contract_id": "K3", "product_id": "platform", "discount_amount": "1000000000000"},
+            {"contract_id": "K3", "product_id": "calls", "quantity": "999999999999999"},
+            {"contract_id": "K4", "product_id": "platform"},
+        ],
+        [
+            ("K1", "call", "2024-05-10T10:00:00Z", {}),
+            ("K2", "call", "2024-05-10T10:00:00Z", {}),  # its customer is not accepted
+            ("K3", "call", "2024-05-10T10:00:00Z", {}),
+            ("K4", "call", "2024-05-10T10:00:00Z", {}),  # accepted, but no contract bills it
+        ],
+    )
+    # C-K1 exported twice (identical once trimmed); C-K2 twice with different names
+    company.customers.append({"customer_id": " C-K1 ", "name": "C-K1  ", "currency": ""})
+    company.customers.append({"customer_id": "C-K2", "name": "C-K2 Ltd", "currency": ""})
+    plan_path = write_bundle(company, tmp_path)
+    bundle = read_bundle(plan_path)
+
+    customers, contracts, lines = (
+        bundle.counts[d] for d in ("customers", "contracts", "contract_lines")
+    )
+    assert (customers.received, customers.accepted, customers.duplicates) == (6, 3, 1)
+    assert customers.records == [("C-K2", "conflicting_customer_id")] * 2
+    assert (contracts.received, contracts.accepted, contracts.duplicates) == (14, 2, 1)
+    assert contracts.records == [
+        ("K2", "unknown_customer"),
+        ("K4", "conflicting_contract_id"),
+        ("K4", "conflicting_contract_id"),
+        (None, "missing_contract_id"),
+        ("K5", "missing_currency"),
+        ("K6", "missing_customer_id"),
+        ("K7", "value_out_of_range"),
+        ("K8", "value_out_of_range"),
+        ("K9", "non_numeric_value"),
+        ("K10", "end_date_before_start_date"),
+        ("K11", "unknown_currency"),
+    ]
+    assert (lines.received, lines.accepted) == (12, 3)
+    assert _reasons(bundle, "contract_lines") == {
+        "missing_product_id": 1,
+        "missing_contract_id": 1,
+        "unknown_product": 1,
+        "value_out_of_range": 3,
+        "non_numeric_value": 1,
+        "unknown_contract": 2,
+    }
+    assert _reasons(bundle, "usage_events") == {"unknown_customer": 1}
+    # K1: the platform fee and one call; K3 (its repeat counted once): one call, the
+    # quantity on its metered line being in range but not what a metered line bills
+    totals = {invoice_id(i): i.total for i in bill_bundle(bundle)}
+    assert totals == {
+        "K1-20240501": D("101.00"),
+        "K1-20240601": D("100.00"),
+        "K3-20240501": D("1.00"),
+        "K3-20240601": D("0.00"),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
+
+
+@pytest.mark.slow
+def test_event_reasons_numbers_filters_and_timestamps(warehouse_url, tmp_path):
+    company = company_of(
+        [CALLS, QTY, REFUNDS],
+        [{"contract_id": "K1", **USD_MAY}],
+        [
+            {"contract_id": "K1", "product_id": "calls"},
+            {"contract_id": "K1", "product_id": "qty"},
+            {"contract_id": "K1", "product_id": "refunds"},
+        ],
+        [
+            # billed in May: the timestamp rule's other shapes
+            ("K1", "call", "2024-05-10", {}),
+            ("K1", "call", "2024-05-10 10:00", {}),
+            ("K1", "call", "2024-05-10T10:00:00.123456789 +02", {}),
+            ("K1", "call", "2024-05-10T10:00:00+0530", {}),
+            ("K1", "call", "  2024-05-10T10:00:00z  ", {}),
+            # a fraction beyond microseconds is truncated: still May
+            ("K1", "call", "2024-05-31T23:59:59.9999999Z", {}),
+            # 20:00 at -04:00 is 1 June 00:00 UTC: June
+            ("K1", "call", "2024-05-31 20:00:00 -04:00", {}),
+            # outside the rule
+            ("K1", "call", "2024-05-10T10:00:60Z", {}),
+            ("K1", "call", "2024-05-10T24:00:00Z", {}),
+            ("K1", "call", "2024-05-10t10:00:00Z", {}),
+            ("K1", "call", "2024-05-10T10:00:00.1234567890Z", {}),
+            ("K1", "call", "2024-05-10Z", {}),
+            ("K1", "call", "2024-W19-5", {}),
+            # numbers: inside the bound (billed), outside, not numbers, missing
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": "999999999999999"}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": " 1.00000000005 "}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": 1000000000000000}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": "-1e15"}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": "1e400"}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": "1,5"}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": "NaN"}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": true}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": null}'),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"kind": "paid"}'),
+            # properties that are not a JSON object
+            ("K1", "usage", "2024-05-11T00:00:00Z", "[1]"),
+            ("K1", "usage", "2024-05-11T00:00:00Z", '{"qty": NaN}'),
+            # refunds are read only when settled: a pending one is not checked for a number
+            ("K1", "refund", "2024-05-12T00:00:00Z", '{"status": "pending", "amount": "n/a"}'),
+            ("K1", "refund", "2024-05-12T00:00:00Z", '{"status": "settled", "amount": "n/a"}'),
+            ("K1", "refund", "2024-05-12T00:00:00Z", '{"status": "settled", "amount": "250"}'),
+        ],
+    )
+    # payloads compared as separate values: these two would join to the same text
+    twin = {"event_id": "twin", "timestamp": "2024-05-10T10:00:00Z", "properties": "{}"}
+    company.events.append({**twin, "customer_id": "C-K1|call", "event_name": "call"})
+    company.events.append({**twin, "customer_id": "C-K1", "event_name": "call|call"})
+    # an empty properties cell and a missing one are the same payload: one duplicate
+    once = {"event_id": "once", "customer_id": "C-K1", "event_name": "call"}
+    company.events.append({**once, "timestamp": "2024-05-20T10:00:00Z", "properties": ""})
+    company.events.append({**once, "timestamp": "2024-05-20T10:00:00Z", "properties": None})
+    plan_path = write_bundle(company, tmp_path)
+    bundle = read_bundle(plan_path)
+
+    events = bundle.counts["usage_events"]
+    assert (events.received, events.accepted, events.duplicates) == (32, 12, 1)
+    assert dict(events.quarantined) == {
+        "unparseable_timestamp": 6,
+        "value_out_of_range": 3,
+        "non_numeric_value": 4,
+        "missing_numeric_property": 2,
+        "properties_not_a_json_object": 2,
+        "conflicting_event_id": 2,
+    }
+    lines = {
+        (i.period_start.month, line.product_id): (line.quantity, line.amount)
+        for i in bill_bundle(bundle)
+        for line in i.lines
+    }
+    assert lines == {
+        (5, "calls"): (D(7), D("7.00")),  # six of the rule's shapes and "once"
+        (5, "qty"): (D("1000000000000000.0000000001"), D("1000000000000000.00")),
+        (5, "refunds"): (D(250), D("25.00")),
+        (6, "calls"): (D(1), D("1.00")),
+        (6, "qty"): (D(0), D("0.00")),
+        (6, "refunds"): (D(0), D("0.00")),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
+
+
+@pytest.mark.slow
+def test_weighted_sum_in_a_dst_month_counts_real_seconds(warehouse_url, tmp_path):
+    """Plan zone America/New_York: March 2024 runs from 05:00Z on 1 March to 04:00Z on 1 April,
+    743 hours (clocks went forward on 10 March). A level of 10 from local midnight on 1 March
+    to local midnight on 15 March is held 335 real hours: 10 × 335 / 743 = 4.5087483176; at
+    $743 per unit that is $3,350.00 (wall-clock hours would give 10 × 336 / 744: $3,355.48).
+    An event at 23:30 local on 31 March (03:30Z on 1 April) is still March."""
+    capacity = {
+        "id": "capacity",
+        "metric": "level_time",
+        "pricing": {"model": "per_unit", "unit_price": "743"},
+    }
+    company = company_of(
+        [capacity, CALLS],
+        [{"contract_id": "K1", "currency": "USD", "start_date": "2024-03-01"}],
+        [
+            {"contract_id": "K1", "product_id": "capacity"},
+            {"contract_id": "K1", "product_id": "calls"},
+        ],
+        [
+            ("K1", "gauge", "2024-03-01T00:00:00-05:00", {"level": 10}),
+            ("K1", "gauge", "2024-03-15T00:00:00-04:00", {"level": 0}),
+            ("K1", "call", "2024-04-01T03:30:00Z", {}),
+            ("K1", "call", "2024-04-01T04:00:00Z", {}),  # local midnight: April
+        ],
+        timezone="America/New_York",
+    )
+    plan_path = write_bundle(company, tmp_path)
+    invoices = {
+        (i.period_start.month, line.product_id): (line.quantity, line.amount)
+        for i in bill_bundle(read_bundle(plan_path))
+        for line in i.lines
+        if i.period_start.month in (3, 4)
+    }
+    assert invoices == {
+        (3, "capacity"): (D("4.5087483176"), D("3350.00")),
+        (3, "calls"): (D(1), D("1.00")),
+        (4, "capacity"): (D(0), D("0.00")),
+        (4, "calls"): (D(1), D("1.00")),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
