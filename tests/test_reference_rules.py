@@ -233,10 +233,26 @@ def test_customers_repeats_conflicts_and_empty_keys():
     assert counts.reconciles()
 
 
-def test_a_reason_listed_first_wins_over_a_conflict():
-    # The nameless copy is missing_name; the other copy still conflicts with it.
+def test_every_row_of_a_conflicting_id_is_conflicting_and_a_bad_row_repeated_is_one():
+    # the nameless copy is conflicting too: every row of the id, whatever else is wrong
     _, counts = accept_customers(_customers(("C1", "", "USD", ""), ("C1", "Acme", "USD", "")))
-    assert counts.records == [("C1", "missing_name"), ("C1", "conflicting_customer_id")]
+    assert counts.records == [("C1", "conflicting_customer_id")] * 2
+    # an identical repeat of a row that is quarantined is a duplicate of it
+    _, counts = accept_customers(_customers(("C2", "", "XYZ", ""), ("C2", " ", " XYZ", "")))
+    assert (counts.duplicates, counts.records) == (1, [("C2", "missing_name")])
+    contracts = [
+        _contract(contract_id="K1", currency=""),
+        _contract(contract_id="K1"),
+        _contract(contract_id="K2", currency="ABC"),
+        _contract(contract_id="K2", currency="ABC "),
+    ]
+    _, counts = accept_contracts(contracts, {"C1"})
+    assert counts.duplicates == 1
+    assert counts.records == [
+        ("K1", "conflicting_contract_id"),
+        ("K1", "conflicting_contract_id"),
+        ("K2", "unknown_currency"),
+    ]
 
 
 CONTRACT = {

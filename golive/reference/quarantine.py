@@ -10,6 +10,11 @@ are duplicates; differing copies are all ``conflicting_<key>``), unknown referen
 cadences and numbers with their ranges. Usage events: missing ids, conflicting ids (the same id
 with different payloads, every row of it), exact repeats, names, customers, timestamps,
 properties, and the numbers that a numeric metric whose filters the event passes reads.
+
+In every dataset with a key, conflicts and repeats are decided right after the key: every row
+of an id whose rows differ gets ``conflicting_<key>`` whatever else is wrong with it (the
+decided rule quarantines EVERY row of it with that reason), and an identical repeat is a
+duplicate; the remaining reasons apply, in the decided order, to the one row kept.
 """
 
 from __future__ import annotations
@@ -183,9 +188,10 @@ def accept_customers(
 ) -> tuple[dict[str, Decimal | None], DatasetCounts]:
     """Apply §1 to customers; return the accepted ones (id -> tax rate) and the counts.
 
-    Reasons, the first that applies: ``missing_customer_id``, ``missing_name``,
-    ``conflicting_customer_id`` (an id whose rows differ: every row of it; identical repeats
-    are duplicates instead), ``unknown_currency`` (an empty currency is allowed),
+    Reasons, the first that applies: ``missing_customer_id``; ``conflicting_customer_id``
+    (an id whose rows differ: every row of it, whatever else is wrong with it); then the
+    repeats of a row already seen are duplicates, and the row kept gets
+    ``missing_name``, ``unknown_currency`` (an empty currency is allowed),
     ``non_numeric_value``, ``value_out_of_range`` (tax_rate_percent 0..100).
     """
     cleaned = [clean_row(r, CUSTOMER_COLUMNS) for r in rows]
@@ -197,8 +203,6 @@ def accept_customers(
         key = row["customer_id"]
         if key is None:
             reason = "missing_customer_id"
-        elif row["name"] is None:
-            reason = "missing_name"
         elif len(versions[key]) > 1:
             reason = "conflicting_customer_id"
         elif key in seen:
@@ -206,7 +210,9 @@ def accept_customers(
             continue
         else:
             seen.add(key)
-            if row["currency"] is not None and not is_known_currency(row["currency"]):
+            if row["name"] is None:
+                reason = "missing_name"
+            elif row["currency"] is not None and not is_known_currency(row["currency"]):
                 reason = "unknown_currency"
             else:
                 reason = _number_reason(row, _CUSTOMER_NUMBERS)
@@ -219,7 +225,14 @@ def accept_customers(
 
 
 def _contract_reason(row: Row, customers: Collection[str]) -> str | None:
-    """The reasons of a contract after its key, currency and repeats (see accept_contracts)."""
+    """The reasons of a contract once its id is known to be on one version (see
+    accept_contracts)."""
+    if row["customer_id"] is None:
+        return "missing_customer_id"
+    if row["currency"] is None:
+        return "missing_currency"
+    if not is_known_currency(row["currency"]):
+        return "unknown_currency"
     if row["customer_id"] not in customers:
         return "unknown_customer"
     start = parse_date(row["start_date"])
@@ -242,9 +255,10 @@ def accept_contracts(
 ) -> tuple[list[Contract], DatasetCounts]:
     """Apply §1 to contracts; return the accepted ones (in the order received) and the counts.
 
-    Reasons, the first that applies: ``missing_contract_id``, ``missing_customer_id``,
-    ``missing_currency``, ``unknown_currency``, ``conflicting_contract_id`` (identical repeats
-    are duplicates instead), ``unknown_customer`` (not an accepted customer),
+    Reasons, the first that applies: ``missing_contract_id``; ``conflicting_contract_id``
+    (every row of an id whose rows differ); then the repeats of a row already seen are
+    duplicates, and the row kept gets ``missing_customer_id``, ``missing_currency``,
+    ``unknown_currency``, ``unknown_customer`` (not an accepted customer),
     ``unparseable_start_date``, ``unparseable_end_date``, ``unparseable_billing_anchor_date``,
     ``end_date_before_start_date``, ``unknown_billing_period``, ``non_numeric_value``,
     ``value_out_of_range`` (percentages 0..100, minimum_commitment and prepaid_credit
@@ -259,12 +273,6 @@ def accept_contracts(
         key = row["contract_id"]
         if key is None:
             reason = "missing_contract_id"
-        elif row["customer_id"] is None:
-            reason = "missing_customer_id"
-        elif row["currency"] is None:
-            reason = "missing_currency"
-        elif not is_known_currency(row["currency"]):
-            reason = "unknown_currency"
         elif len(versions[key]) > 1:
             reason = "conflicting_contract_id"
         elif key in seen:
