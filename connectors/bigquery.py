@@ -127,10 +127,11 @@ def source_query(spec: SourceSpec, column_type: str | None = None) -> str:
     if not incremental(spec):
         return base
     column = quoted_column(bigquery_settings(spec).incremental_column)
-    value = _literal(spec.watermark)
+    value = _literal(spec.watermark.value)
     if column_type:
         value = f"cast({value} as {column_type})"
-    return f"select * from ({base}) as golive_source where {column} > {value}"
+    # >= re-reads the ties at the watermark; the load skips the rows it already has
+    return f"select * from ({base}) as golive_source where {column} >= {value}"
 
 
 def column_type(spec: SourceSpec, client, retry) -> str:

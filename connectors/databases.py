@@ -86,8 +86,12 @@ def source_query(spec: SourceSpec, dialect: str) -> str:
         base = f"select * from ({settings.query}) as golive_source"
     if settings.incremental_column and spec.watermark is not None:
         column = quoted_column(settings.incremental_column, quote)
-        literal = "'" + spec.watermark.replace("\\", "\\\\").replace("'", "''") + "'"
-        base = f"select * from ({base}) as golive_incremental where {column} > {literal}"
+        # in the column's own type: a number unquoted, a timestamp as ISO text the database
+        # casts; >= re-reads the rows at the watermark (ties), which the load then skips
+        literal = spec.watermark.literal()
+        if spec.watermark.kind == "timestamp" and dialect == "mysql":
+            literal = f"'{spec.watermark.value.replace('T', ' ')[:26]}'"
+        base = f"select * from ({base}) as golive_incremental where {column} >= {literal}"
     return base
 
 

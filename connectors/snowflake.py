@@ -90,8 +90,10 @@ def source_query(spec: SourceSpec) -> str:
         base = settings.query.strip().rstrip(";").rstrip()
     if settings.incremental_column and spec.watermark is not None:
         column = quoted_column(settings.incremental_column)
-        literal = "'" + spec.watermark.replace("\\", "\\\\").replace("'", "''") + "'"
-        base = f"select * from ({base}) as golive_source where {column} > {literal}"
+        # in the column's own type; >= re-reads the ties at the watermark, the load skips them
+        base = (
+            f"select * from ({base}) as golive_source where {column} >= {spec.watermark.literal()}"
+        )
     return base
 
 

@@ -6,19 +6,32 @@ becomes a quarantined row with a reason instead of a failed load. A source whose
 named differently maps them with ``columns:`` in the plan. For ``usage_events``, columns beyond
 the contract's are the event's properties and are packed into the ``properties`` JSON text.
 
-File sources (``csv``, ``parquet``, globs allowed) are read by an in-memory DuckDB, which parses
-them in parallel and streams Arrow with bounded memory.
+File sources (``csv``, ``parquet``, globs allowed) stream with bounded memory: csv files are
+parsed by pyarrow's streaming CSV reader (RFC 4180: a row with more fields than the header is an
+error, never dropped; LF, CRLF and CR line ends, mixed too; the file's encoding as the plan says),
+parquet by DuckDB; both are normalised to the contract by an in-memory DuckDB.
+
+An incremental pull (``incremental_column``) compares the column in its real type, never as
+text (as text, ``2001`` sorts before ``999``): :class:`Watermark` holds the greatest value
+pulled and the kind it is compared as, and :class:`WatermarkTracker` finds both while the rows
+stream past.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
+import datetime as dt
 import glob
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.warehouse import quote_ident
 
@@ -77,6 +90,111 @@ class SourceError(RuntimeError):
     """A source that cannot be read: the message names the dataset and what to fix."""
 
 
+_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)$")
+WATERMARK_KINDS = ("integer", "decimal", "timestamp")
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """The greatest value of the incremental column pulled so far, and how it compares.
+
+    ``kind`` is ``integer``, ``decimal`` or ``timestamp``; ``value`` its canonical text (digits,
+    a plain decimal, or an ISO 8601 timestamp, UTC when the source's values carry a zone).
+    """
+
+    kind: str
+    value: str
+
+    def __post_init__(self) -> None:
+        ok = {
+            "integer": _INTEGER.match(self.value),
+            "decimal": _DECIMAL.match(self.value),
+            "timestamp": re.match(
+                r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+)?(Z|[+-][0-9:]+)?$", self.value
+            ),
+        }.get(self.kind)
+        if not ok:
+            raise SourceError(f"not a {self.kind} watermark: '{self.value}'")
+
+    def literal(self) -> str:
+        """The value as a SQL literal (already validated: digits, or a quoted ISO text)."""
+        return self.value if self.kind != "timestamp" else f"'{self.value}'"
+
+    def typed_sql(self, column: str) -> str:
+        """``column`` (SQL text) as DuckDB compares it with this watermark."""
+        target = {"integer": "hugeint", "decimal": "decimal(38, 10)", "timestamp": "timestamptz"}
+        return f"try_cast({column} as {target[self.kind]})"
+
+
+class WatermarkTracker:
+    """Watches the ``_watermark`` column of the batches a pull streams: decides its kind on
+    the first pull (an Arrow number or timestamp type; for text, integers or decimals or ISO
+    timestamps throughout, else the pull is refused) and keeps the greatest value."""
+
+    def __init__(self, dataset: str, column: str, previous: Watermark | None):
+        self.dataset, self.column = dataset, column
+        self.kind = previous.kind if previous else None
+        self.best: Decimal | dt.datetime | None = None
+
+    def _refuse(self, example: object) -> SourceError:
+        wanted = {"integer": "an integer", "decimal": "a number", "timestamp": "a timestamp"}
+        return SourceError(
+            f"{self.dataset}: the incremental column '{self.column}' holds {example!r}, which is "
+            f"not {wanted.get(self.kind or '', 'a number or a timestamp')}: "
+            "compared as text, '2001' would sort before '999' and new rows would never load. "
+            f"Fix: point sources.{self.dataset}.incremental_column at an ingestion sequence or a "
+            "timestamp column"
+        )
+
+    def observe(self, values: pa.Array) -> None:
+        values = values.drop_null()
+        if len(values) == 0:
+            return
+        if pa.types.is_integer(values.type):
+            kind, typed = "integer", [Decimal(int(v)) for v in (pc.max(values).as_py(),)]
+        elif pa.types.is_decimal(values.type) or pa.types.is_floating(values.type):
+            kind, typed = "decimal", [Decimal(str(pc.max(values).as_py()))]
+        elif pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+            kind, typed = "timestamp", [pc.max(values).as_py()]
+        else:
+            text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+            kind, typed = self._text_kind(text)
+        if self.kind is None:
+            self.kind = kind
+        elif kind != self.kind and not (self.kind == "decimal" and kind == "integer"):
+            raise self._refuse(values[0].as_py())
+        best = max(typed)
+        if self.best is None or best > self.best:
+            self.best = best
+
+    def _text_kind(self, text: pa.Array) -> tuple[str, list]:
+        for kind, pattern in (("integer", _INTEGER), ("decimal", _DECIMAL)):
+            if self.kind in (None, kind) or (kind == "integer" and self.kind == "decimal"):
+                ok = pc.match_substring_regex(text, pattern.pattern)
+                if pc.all(ok).as_py():
+                    numbers = [Decimal(v) for v in text.to_pylist()]
+                    return kind, [max(numbers)]
+        try:
+            stamps = pc.cast(text, pa.timestamp("us", tz="UTC"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            bad = next(
+                (v for v in text.to_pylist() if not _INTEGER.match(v) and not _DECIMAL.match(v)),
+                text[0].as_py(),
+            )
+            raise self._refuse(bad) from None
+        return "timestamp", [pc.max(stamps).as_py()]
+
+    def watermark(self) -> Watermark | None:
+        """The watermark after this pull (None when it pulled nothing)."""
+        if self.best is None:
+            return None
+        if self.kind == "timestamp":
+            return Watermark("timestamp", self.best.isoformat())
+        text = format(self.best, "f")
+        return Watermark(self.kind, text)
+
+
 @dataclass(frozen=True)
 class SourceSpec:
     """What a connector needs: the dataset, where it is (a resolved path, a table, or
@@ -89,7 +207,9 @@ class SourceSpec:
     location: str
     columns: dict[str, str]
     settings: Source | None = None
-    watermark: str | None = None
+    watermark: Watermark | None = None
+    #: files of a glob read whole by earlier pulls (an incremental pull skips them)
+    skip_files: frozenset[str] = field(default_factory=frozenset)
 
 
 def _any_ident(name: str) -> str:
@@ -139,14 +259,20 @@ def _select_list(
         if extra:
             # properties given as extra columns: pack them into the JSON text (merged into a
             # properties column when the source has one too), so that nothing is dropped
-            pairs = ", ".join(f"{_sql_text(c)}: {_any_ident(c)}" for c in extra)
-            packed = f"to_json({{{pairs}}})"
+            # an empty cell is no property (it must not erase one the properties column has)
+            entries = ", ".join(
+                f"{{'k': {_sql_text(c)}, 'v': to_json({_any_ident(c)})}}" for c in extra
+            )
+            packed = (
+                f"to_json(map_from_entries(list_filter([{entries}], "
+                "lambda e: e.v is not null and e.v::varchar not in ('null', '\"\"'))))"
+            )
             props = lower.get(mapping.get("properties", "properties").lower())
             if props:
                 col = _any_ident(props)
                 # a properties text that is not JSON is kept as it is (and quarantined)
                 packed = (
-                    f"case when {col} is null then cast({packed} as varchar) "
+                    f"case when nullif(trim({col}), '') is null then cast({packed} as varchar) "
                     f"when json_valid({col}) "
                     f"then cast(json_merge_patch({col}, {packed}) as varchar) "
                     f"else cast({col} as varchar) end"
@@ -168,10 +294,19 @@ def _normalized(con, scan: str, spec: SourceSpec) -> pa.RecordBatchReader:
     select = _select_list(spec.dataset, available, spec.columns, keep)
     where = ""
     if keep and spec.watermark is not None and spec.connector in ("csv", "parquet"):
-        # files are filtered here; databases filtered in their own query (their own rules)
-        literal = "'" + spec.watermark.replace("'", "''") + "'"
-        where = f" where {_any_ident(keep)} > {literal}"
+        # files are filtered here, in the column's real type (databases in their own query);
+        # a value that is not of that type is kept, so that the pull refuses it by name
+        column = _any_ident(_actual(available, keep))
+        typed = spec.watermark.typed_sql(column)
+        where = (
+            f" where {typed} >= {spec.watermark.typed_sql(spec.watermark.literal())} "
+            f"or ({column} is not null and {typed} is null)"
+        )
     return con.sql(f"select {select} from {scan}{where}").to_arrow_reader(BATCH_ROWS)
+
+
+def _actual(available: list[str], name: str) -> str:
+    return {c.lower(): c for c in available}[name.lower()]
 
 
 @contextlib.contextmanager
@@ -186,19 +321,135 @@ def _duckdb() -> Iterator:
         con.close()
 
 
-@contextlib.contextmanager
-def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
-    """Stream a csv/parquet file or glob as contract-shaped Arrow batches (all text)."""
+def file_list(spec: SourceSpec) -> list[str]:
+    """The files a file source reads, in name order (an incremental pull leaves out the ones
+    earlier pulls read whole and that have not changed since)."""
     files = sorted(glob.glob(spec.location))
     if not files:
         raise SourceError(f"{spec.dataset}: no file matches {spec.location}. Fix: check the path")
+    return [f for f in files if f not in spec.skip_files]
+
+
+def _encoding(spec: SourceSpec) -> str:
+    return getattr(spec.settings, "encoding", None) or "utf-8"
+
+
+def _csv_header(path: str, encoding: str, dataset: str) -> list[str]:
+    with open(path, newline="", encoding=encoding) as f:
+        try:
+            header = next(csv.reader(f), [])
+        except UnicodeDecodeError:
+            raise _not_encoded(path, encoding, dataset) from None
+    if len(set(header)) != len(header):
+        twice = sorted({h for h in header if header.count(h) > 1})
+        raise SourceError(
+            f"{dataset}: {path}: the header names {', '.join(twice)} twice; which column is "
+            "meant cannot be told. Fix: rename one"
+        )
+    return header
+
+
+def _not_encoded(path: str, encoding: str, dataset: str) -> SourceError:
+    """Name the first line of a file that is not in ``encoding`` (and what it holds)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                return SourceError(
+                    f"{dataset}: {path} line {number} is not {encoding} text (byte "
+                    f"0x{line[exc.start]:02x} at position {exc.start + 1}: {line[:80]!r}). Fix: "
+                    f"save the file as UTF-8, or set sources.{dataset}.encoding (e.g. latin-1)"
+                )
+    return SourceError(f"{dataset}: {path} is not {encoding} text")
+
+
+def _csv_batches(path: str, spec: SourceSpec) -> pa.RecordBatchReader:
+    """One csv file as Arrow batches of text, every value as written ('' stays '')."""
+    import pyarrow.csv as pacsv
+
+    encoding = _encoding(spec)
+    names = _csv_header(path, encoding, spec.dataset)
+    try:
+        return pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise _csv_error(path, spec, exc) from None
+
+
+def _csv_error(path: str, spec: SourceSpec, exc: Exception) -> SourceError:
+    if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+        return _not_encoded(path, _encoding(spec), spec.dataset)
+    return SourceError(
+        f"{spec.dataset}: {path} is not a well-formed csv file ({exc}). Nothing was loaded. "
+        "Fix: every row needs as many fields as the header, quotes closed"
+    )
+
+
+def _text_schema(spec: SourceSpec) -> pa.Schema:
+    """The normalised shape of a csv source: the contract's columns (and the watermark), text."""
+    required, optional = DATASET_COLUMNS[spec.dataset]
+    names = [*required, *optional]
+    if spec.settings is not None and getattr(spec.settings, "incremental_column", None):
+        names.append("_watermark")
+    return pa.schema([pa.field(n, pa.string()) for n in names])
+
+
+def _csv_stream(files: list[str], spec: SourceSpec, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
     with _duckdb() as con:
-        file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-        if spec.connector == "csv":
-            scan = f"read_csv({file_list}, all_varchar = true, header = true, union_by_name = true)"
-        else:
-            scan = f"read_parquet({file_list}, union_by_name = true)"
+        for path in files:
+            con.register("_golive_file", _csv_batches(path, spec))
+            normalized = _normalized(con, "_golive_file", spec)
+            try:
+                while True:
+                    try:
+                        batch = normalized.read_next_batch()
+                    except StopIteration:
+                        break
+                    except Exception as exc:  # the CSV reader's error, raised mid-stream
+                        message = str(exc)
+                        if "CSV" in message or "UTF8" in message or "utf8" in message.lower():
+                            raise _csv_error(path, spec, exc) from None
+                        raise
+                    yield batch.cast(schema)
+            finally:
+                normalized.close()
+                con.unregister("_golive_file")
+
+
+@contextlib.contextmanager
+def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
+    """Stream a csv/parquet file or glob as contract-shaped Arrow batches (all text)."""
+    files = file_list(spec)
+    if not files:
+        yield _empty_reader(spec)
+        return
+    if spec.connector == "csv":
+        schema = _text_schema(spec)
+        yield pa.RecordBatchReader.from_batches(schema, _csv_stream(files, spec, schema))
+        return
+    with _duckdb() as con:
+        listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+        scan = f"read_parquet({listed}, union_by_name = true)"
         yield _normalized(con, scan, spec)
+
+
+def _empty_reader(spec: SourceSpec) -> pa.RecordBatchReader:
+    """No new file to read: the contract's columns and no rows."""
+    required, optional = DATASET_COLUMNS[spec.dataset]
+    fields = [pa.field(c, pa.string()) for c in required + optional]
+    if spec.settings is not None and getattr(spec.settings, "incremental_column", None):
+        fields.append(pa.field("_watermark", pa.string()))
+    return pa.RecordBatchReader.from_batches(pa.schema(fields), iter([]))
 
 
 @contextlib.contextmanager

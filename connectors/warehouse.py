@@ -195,6 +195,16 @@ class Warehouse:
             )
         )
 
+    def base_tables(self, names: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of ``(schema, table)`` names are tables (not views) in the warehouse."""
+        if not names:
+            return set()
+        rows = self.query(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE'"
+        )
+        return {(s, t) for s, t in rows} & names
+
     def columns(self, schema: str, table: str) -> list[str]:
         rows = self.query(
             "select column_name from information_schema.columns "

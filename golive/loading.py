@@ -1,28 +1,60 @@
 """Sandbox load: every dataset of the plan into ``raw``, as received (all text).
 
 Plain Python over :mod:`connectors`; the Dagster assets in ``orchestration.stages`` call it.
+
+Master data and the legacy datasets are replaced whole on every load (one transaction each).
+Usage events arrive in **batches**: ``raw.usage_events`` keeps every row ever received, each
+with the batch that brought it (``_batch``) and its place in arrival order (``_received_no``,
+only growing), so that staging can classify exactly what is new and an event id seen on an
+earlier day is recognised when it arrives again. A source without ``incremental_column`` is
+read whole each time: its batch replaces everything (a full reload, and a full rebuild of the
+usage models); one with it appends what is new since the watermark (``raw.source_watermarks``),
+compared in the column's real type. ``raw.usage_batches`` says, per batch, what the pull read,
+loaded and skipped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
-from connectors.sources import DATASET_COLUMNS, SourceSpec, open_source
+from connectors.sources import (
+    DATASET_COLUMNS,
+    SourceError,
+    SourceSpec,
+    Watermark,
+    WatermarkTracker,
+    file_list,
+    open_source,
+)
 from connectors.warehouse import Warehouse, quote_ident
 from golive.plan import Plan
 from golive.plan_tables import plan_tables
 
+USAGE = "usage_events"
+WATERMARKS = "source_watermarks"
+BATCHES = "usage_batches"
+FILES = "source_files"
+
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What one dataset load did."""
+    """What one dataset load did: rows now in ``raw``, and for a usage batch what the pull
+    read, loaded (appended) and skipped (rows already loaded at the watermark)."""
 
     dataset: str
     rows: int
     connector: str | None
     location: str | None
+    batch: int | None = None
+    mode: str | None = None
+    read: int | None = None
+    loaded: int | None = None
+    skipped: int | None = None
 
 
 def source_spec(plan: Plan, dataset: str) -> SourceSpec | None:
@@ -45,80 +77,12 @@ def empty_dataset(dataset: str) -> pa.Table:
     return pa.table({c: pa.array([], pa.string()) for c in required + optional})
 
 
-WATERMARKS = "source_watermarks"
-
-
-def _watermark(warehouse: Warehouse, dataset: str) -> str | None:
-    if not (warehouse.table_exists("raw", WATERMARKS) and warehouse.table_exists("raw", dataset)):
-        return None
-    return warehouse.scalar(
-        f"select watermark from raw.{WATERMARKS} where dataset = {warehouse.param}", [dataset]
-    )
-
-
-def _load_incremental(warehouse: Warehouse, spec: SourceSpec) -> int:
-    """Append what is new since the watermark; rows already in ``raw`` are not added again."""
-    spec = replace(spec, watermark=_watermark(warehouse, spec.dataset))
-    incoming = f"_incoming_{spec.dataset}"
-    with open_source(spec) as reader:
-        pulled = warehouse.load_arrow("raw", incoming, reader)
-    required, optional = DATASET_COLUMNS[spec.dataset]
-    columns = ", ".join(quote_ident(c) for c in required + optional)
-    same = " and ".join(
-        f"r.{quote_ident(c)} is not distinct from i.{quote_ident(c)}" for c in required + optional
-    )
-    with warehouse.connect() as con:
-        run = warehouse.run_in
-        if spec.watermark is None:  # first pull: the table is what was pulled
-            run(con, f"drop table if exists raw.{quote_ident(spec.dataset)}")
-            run(
-                con,
-                f"create table raw.{quote_ident(spec.dataset)} as select {columns} "
-                f"from raw.{incoming} where false",
-            )
-        run(
-            con,
-            f"insert into raw.{quote_ident(spec.dataset)} ({columns}) select {columns} "
-            f"from raw.{incoming} as i where not exists (select 1 from "
-            f"raw.{quote_ident(spec.dataset)} as r where {same})",
-        )
-        run(
-            con,
-            f"create table if not exists raw.{WATERMARKS} (dataset varchar, "
-            "column_name varchar, watermark varchar, pulled_rows bigint)",
-        )
-        if pulled:
-            newest = warehouse.fetch_in(
-                con, f"select cast(max(_watermark) as varchar) from raw.{incoming}", None
-            )[0][0]
-            run(
-                con,
-                f"delete from raw.{WATERMARKS} where dataset = {warehouse.param}",
-                [spec.dataset],
-            )
-            run(
-                con,
-                f"insert into raw.{WATERMARKS} values ({', '.join([warehouse.param] * 4)})",
-                [spec.dataset, spec.settings.incremental_column, newest, pulled],
-            )
-        run(con, f"drop table raw.{incoming}")
-        return int(
-            warehouse.fetch_in(con, f"select count(*) from raw.{quote_ident(spec.dataset)}", None)[
-                0
-            ][0]
-        )
-
-
 def load_dataset(plan: Plan, warehouse: Warehouse, dataset: str) -> LoadResult:
-    """Replace ``raw.<dataset>`` with the source's rows (an empty table when there is none).
-
-    A source with ``incremental_column`` is pulled incrementally: only rows past the stored
-    watermark are read, and rows already loaded are not added again.
-    """
+    """Load one dataset into ``raw``: usage events as a batch (:func:`load_usage_events`),
+    any other dataset replaced whole (an empty table when the plan has no source for it)."""
+    if dataset == USAGE:
+        return load_usage_events(plan, warehouse)
     spec = source_spec(plan, dataset)
-    if spec is not None and spec.settings.incremental_column:
-        rows = _load_incremental(warehouse, spec)
-        return LoadResult(dataset, rows, spec.connector, spec.location)
     if spec is None:
         rows = warehouse.load_arrow("raw", dataset, empty_dataset(dataset))
         return LoadResult(dataset, rows, None, None)
@@ -127,24 +91,247 @@ def load_dataset(plan: Plan, warehouse: Warehouse, dataset: str) -> LoadResult:
     return LoadResult(dataset, rows, spec.connector, spec.location)
 
 
+# ------------------------------------------------------------------------------ usage batches
+
+
+def _state_tables(warehouse: Warehouse) -> None:
+    warehouse.execute(
+        "create schema if not exists raw; "
+        f"create table if not exists raw.{BATCHES} (batch_no bigint, loaded_at timestamp, "
+        "mode varchar, connector varchar, location varchar, rows_read bigint, "
+        "rows_loaded bigint, rows_skipped bigint, watermark_before varchar, "
+        "watermark_after varchar, files_read bigint); "
+        f"create table if not exists raw.{WATERMARKS} (dataset varchar, column_name varchar, "
+        "kind varchar, watermark varchar); "
+        f"create table if not exists raw.{FILES} (dataset varchar, path varchar, "
+        "size_bytes bigint, modified_ns bigint, batch_no bigint)"
+    )
+
+
+def _previous_watermark(warehouse: Warehouse, column: str) -> Watermark | None:
+    rows = warehouse.query(
+        f"select kind, watermark, column_name from raw.{WATERMARKS} "
+        f"where dataset = {warehouse.param}",
+        [USAGE],
+    )
+    if not rows or not warehouse.table_exists("raw", USAGE):
+        return None
+    kind, value, previous_column = rows[0]
+    if previous_column != column:
+        return None  # another column now: pull everything again
+    return Watermark(kind, value)
+
+
+def _file_state(path: str) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _known_files(warehouse: Warehouse) -> dict[str, tuple[int, int]]:
+    rows = warehouse.query(
+        f"select path, size_bytes, modified_ns from raw.{FILES} where dataset = {warehouse.param}",
+        [USAGE],
+    )
+    return {path: (size, modified) for path, size, modified in rows}
+
+
+def _stamped(
+    reader: pa.RecordBatchReader,
+    batch_no: int,
+    first_no: int,
+    tracker: WatermarkTracker | None,
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The rows with their batch and arrival number, in the order the source gave them; the
+    tracker sees the watermark column go by."""
+    required, optional = DATASET_COLUMNS[USAGE]
+    contract = list(required + optional)
+    fields = [pa.field(c, pa.string()) for c in contract] + [
+        pa.field("_watermark", pa.string()),
+        pa.field("_batch", pa.int64()),
+        pa.field("_received_no", pa.int64()),
+    ]
+    schema = pa.schema(fields)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        next_no = first_no
+        for batch in reader:
+            n = batch.num_rows
+            if n == 0:
+                continue
+            names = batch.schema.names
+            if "_watermark" in names:
+                watermark = batch.column(names.index("_watermark"))
+                if tracker is not None:
+                    tracker.observe(watermark)
+                watermark = watermark.cast(pa.string())
+            else:
+                watermark = pa.nulls(n, pa.string())
+            columns = [batch.column(names.index(c)) for c in contract]
+            columns += [
+                watermark,
+                pa.array([batch_no] * n, pa.int64()),
+                pa.array(range(next_no, next_no + n), pa.int64()),
+            ]
+            next_no += n
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+    return schema, batches()
+
+
+def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
+    """Pull the usage events as the next batch of ``raw.usage_events``.
+
+    Without ``incremental_column`` the source is read whole and its batch replaces every row
+    (the usage models are then rebuilt). With it, only rows at or past the watermark are read
+    (in the column's type), files of a glob that earlier pulls read whole and that have not
+    changed are not opened again, rows identical to ones already loaded at the watermark are
+    skipped, and the rest are appended. All of it lands in one transaction.
+    """
+    spec = source_spec(plan, USAGE)
+    if spec is None:  # required by the plan model; kept for direct calls
+        raise SourceError("usage_events: the plan has no source for usage events")
+    _state_tables(warehouse)
+    column = spec.settings.incremental_column
+    batch_no = int(warehouse.scalar(f"select coalesce(max(batch_no), 0) from raw.{BATCHES}")) + 1
+    exists = warehouse.table_exists("raw", USAGE)
+    appending = bool(column) and exists
+    previous = _previous_watermark(warehouse, column) if appending else None
+    appending = appending and previous is not None
+    known: dict[str, tuple[int, int]] = {}
+    files: list[str] = []
+    if spec.connector in ("csv", "parquet"):
+        if appending:
+            known = _known_files(warehouse)
+            unchanged = {path for path in file_list(spec) if known.get(path) == _file_state(path)}
+            spec = replace(spec, skip_files=frozenset(unchanged))
+        files = file_list(spec)
+    spec = replace(spec, watermark=previous)
+    tracker = WatermarkTracker(USAGE, column, previous) if column else None
+    first_no = 1
+    if appending:
+        first_no = (
+            int(warehouse.scalar("select coalesce(max(_received_no), 0) from raw.usage_events")) + 1
+        )
+    incoming = "_incoming_usage_events"
+    with open_source(spec) as reader:
+        schema, batches = _stamped(reader, batch_no, first_no, tracker)
+        read = warehouse.load_arrow(
+            "raw", incoming, pa.RecordBatchReader.from_batches(schema, batches)
+        )
+    after = tracker.watermark() if tracker else None
+    if previous is not None and (after is None or _less(after, previous)):
+        after = previous
+    run, fetch, p = warehouse.run_in, warehouse.fetch_in, warehouse.param
+    target = f"raw.{quote_ident(USAGE)}"
+    with warehouse.connect() as con:
+        skipped = 0
+        if appending:
+            # rows at the watermark were read again (ties); those already loaded are skipped
+            contract = list(DATASET_COLUMNS[USAGE][0] + DATASET_COLUMNS[USAGE][1])
+            same = " and ".join(
+                f"r.{quote_ident(c)} is not distinct from i.{quote_ident(c)}"
+                for c in [*contract, "_watermark"]
+            )
+            tie = f"r._watermark = i._watermark and {same}"
+            skipped = int(
+                fetch(
+                    con,
+                    f"select count(*) from raw.{incoming} as i "
+                    f"where exists (select 1 from {target} as r where {tie})",
+                    None,
+                )[0][0]
+            )
+            run(
+                con,
+                f"delete from raw.{incoming} as i where exists "
+                f"(select 1 from {target} as r where {tie})",
+            )
+            run(con, f"insert into {target} select * from raw.{incoming}")
+            run(con, f"drop table raw.{incoming}")
+        else:
+            run(con, f"drop table if exists {target}")
+            run(con, f"alter table raw.{incoming} rename to {quote_ident(USAGE)}")
+            run(con, f"delete from raw.{FILES} where dataset = {p}", [USAGE])
+        loaded = read - skipped
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        run(
+            con,
+            f"insert into raw.{BATCHES} values ({', '.join([p] * 11)})",
+            [
+                batch_no,
+                now,
+                "append" if appending else "full",
+                spec.connector,
+                spec.location,
+                read,
+                loaded,
+                skipped,
+                previous.value if previous else None,
+                after.value if after else None,
+                len(files) if files else None,
+            ],
+        )
+        if column:
+            run(con, f"delete from raw.{WATERMARKS} where dataset = {p}", [USAGE])
+            if after is not None:
+                run(
+                    con,
+                    f"insert into raw.{WATERMARKS} values ({p}, {p}, {p}, {p})",
+                    [USAGE, column, after.kind, after.value],
+                )
+        for path in files:
+            size, modified = _file_state(path)
+            run(con, f"delete from raw.{FILES} where dataset = {p} and path = {p}", [USAGE, path])
+            run(
+                con,
+                f"insert into raw.{FILES} values ({p}, {p}, {p}, {p}, {p})",
+                [USAGE, path, size, modified, batch_no],
+            )
+        rows = int(fetch(con, f"select count(*) from {target}", None)[0][0])
+    return LoadResult(
+        USAGE,
+        rows,
+        spec.connector,
+        spec.location,
+        batch=batch_no,
+        mode="append" if appending else "full",
+        read=read,
+        loaded=loaded,
+        skipped=skipped,
+    )
+
+
+def _less(a: Watermark, b: Watermark) -> bool:
+    from decimal import Decimal
+
+    if a.kind == "timestamp" or b.kind == "timestamp":
+        return dt.datetime.fromisoformat(a.value) < dt.datetime.fromisoformat(b.value)
+    return Decimal(a.value) < Decimal(b.value)
+
+
+def usage_batches(warehouse: Warehouse) -> list[dict]:
+    """Every usage batch, oldest first: what each pull read, loaded and skipped."""
+    if not warehouse.table_exists("raw", BATCHES):
+        return []
+    table = warehouse.query_arrow(f"select * from raw.{BATCHES} order by batch_no")
+    return table.to_pylist()
+
+
 def write_plan_tables(plan: Plan, warehouse: Warehouse) -> dict[str, int]:
     """Write the price book and settings to ``raw.plan_*``; return row counts per table."""
     return {name: warehouse.load_arrow("raw", name, t) for name, t in plan_tables(plan).items()}
 
 
 def event_counts(warehouse: Warehouse) -> dict[str, int]:
-    """received / loaded / duplicates / quarantined usage events, from the staging model."""
-    rows = warehouse.query(
-        "select status, count(*) from staging.int_usage_events_classified group by status"
+    """received / loaded / duplicates / quarantined usage events over every batch."""
+    row = warehouse.query(
+        "select coalesce(sum(received), 0), coalesce(sum(loaded), 0), "
+        "coalesce(sum(duplicates), 0), coalesce(sum(quarantined), 0) "
+        "from sandbox.usage_event_counts"
+    )[0]
+    return dict(
+        zip(("received", "loaded", "duplicates", "quarantined"), map(int, row), strict=True)
     )
-    by_status = {status: int(n) for status, n in rows}
-    received = int(warehouse.scalar("select count(*) from raw.usage_events"))
-    return {
-        "received": received,
-        "loaded": by_status.get("loaded", 0),
-        "duplicates": by_status.get("duplicate", 0),
-        "quarantined": by_status.get("quarantined", 0),
-    }
 
 
 def quarantine_reasons(warehouse: Warehouse) -> dict[str, int]:

@@ -61,8 +61,9 @@ DATASETS = DATASETS_REQUIRED + DATASETS_OPTIONAL
 RESERVED_PRODUCT_IDS = ("contract_discount", "minimum_commitment_true_up", "prepaid_credit_applied")
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum")
-#: Aggregations that read a numeric property (non-numeric values are quarantined).
-NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "weighted_sum")
+#: Aggregations that read a numeric property (non-numeric values are quarantined). `latest`
+#: is one: its value is a billable quantity.
+NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "latest", "weighted_sum")
 
 CONNECTORS = ("csv", "parquet", "postgres", "mysql", "snowflake", "bigquery")
 
@@ -634,6 +635,8 @@ class FileSource(_SourceBase):
     connector: Literal["csv", "parquet"]
     path: str = Field(min_length=1)
     allow_outside_folder: bool = False
+    #: the text encoding of a csv file (parquet is always UTF-8)
+    encoding: Literal["utf-8", "latin-1", "utf-16", "cp1252"] = "utf-8"
 
     @property
     def location(self) -> str:
@@ -747,9 +750,25 @@ class Signoff(_Strict):
 
     min_invoice_match_rate: Ratio = Decimal("0.995")
     max_abs_total_delta: Money = Decimal("100")
-    amount_tolerance: Money = Decimal("0.01")
+    #: how far apart a generated and a legacy amount may be and still match; unset, one minor
+    #: unit of the invoice's currency (0.01 USD, 1 JPY, 0.001 KWD)
+    amount_tolerance: Money | None = None
     max_quarantined_event_ratio: Ratio = Decimal("0.001")
     journal_must_balance: bool = True
+
+
+class Usage(_Strict):
+    """Ongoing usage: ``first_day`` is the first daily partition of the usage assets (events
+    before it are still loaded and billed; partitions only say which days a run covers)."""
+
+    first_day: dt.date | None = None
+
+
+class Migration(_Strict):
+    """Production migration: ``import_history`` also promotes the legacy invoices, lines and
+    journal entries, marked as historical records of the legacy process."""
+
+    import_history: bool = False
 
 
 class Plan(_Strict):
@@ -764,6 +783,8 @@ class Plan(_Strict):
     metrics: list[Metric] = Field(default_factory=list)
     products: list[Product]
     signoff: Signoff = Field(default_factory=Signoff)
+    usage: Usage = Field(default_factory=Usage)
+    migration: Migration = Field(default_factory=Migration)
     folder: Path = Path(".")
     file: Path = Path("plan.yaml")
 
@@ -786,6 +807,15 @@ class Plan(_Strict):
     def as_of_date(self) -> dt.date:
         """The cut-off: periods ending on or before it are invoiced (default: today there)."""
         return self.as_of or dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def usage_first_day(self) -> dt.date:
+        """The first daily partition of usage: ``usage.first_day``, else a year before the
+        parallel test window."""
+        if self.usage.first_day is not None:
+            return self.usage.first_day
+        start = self.parallel_test.periods.from_
+        return start.replace(year=start.year - 1, day=min(start.day, 28))
 
     def source_path(self, dataset: str) -> str | None:
         """The absolute path (or glob) of a file source, resolved against the plan's folder;

@@ -3,8 +3,10 @@
 An override is JSON with the shape of a product's ``pricing``. Each distinct override text is
 validated with the plan's own :class:`~golive.plan.Pricing` model and written to
 ``raw.price_overrides`` / ``raw.price_override_tiers`` under the id ``override:<md5 of the
-text>``, which the staging SQL computes the same way; one that is not valid gets a row in
-``raw.price_override_rejections`` and its contract lines are quarantined with that reason.
+text>``, with the text itself, which is what the staging SQL joins the contract lines on; one
+that is not valid gets a row in ``raw.price_override_rejections`` (reason
+``invalid_price_override``, the detail saying what is wrong) and its contract lines are
+quarantined with that reason.
 Contract lines are master data (thousands of rows), so reading their overrides here is cheap.
 """
 
@@ -63,7 +65,7 @@ def write_price_overrides(warehouse: Warehouse) -> dict[str, int]:
         try:
             pricing = parse_override(text)
         except ValueError as exc:
-            rejected.append((pricing_id, str(exc)))
+            rejected.append((text, pricing_id, str(exc)))
             continue
         placeholder = Product(id="override", pricing=pricing)
         row = pricing_rows(pricing_id, placeholder, pricing)
@@ -71,10 +73,15 @@ def write_price_overrides(warehouse: Warehouse) -> dict[str, int]:
         product_rows.append(row)
         price_tier_rows += tier_rows(pricing_id, pricing)
     products, tiers = price_book_tables(product_rows, price_tier_rows)
+    # the text itself is the join key in SQL: the id's hash is computed here only
+    accepted = [t for t in texts if t not in {r[0] for r in rejected}]
+    products = products.append_column("override_text", pa.array(accepted, pa.string()))
     rejections = pa.table(
         {
-            "pricing_id": pa.array([r[0] for r in rejected], pa.string()),
-            "reason": pa.array([r[1] for r in rejected], pa.string()),
+            "override_text": pa.array([r[0] for r in rejected], pa.string()),
+            "pricing_id": pa.array([r[1] for r in rejected], pa.string()),
+            "reason": pa.array(["invalid_price_override"] * len(rejected), pa.string()),
+            "detail": pa.array([r[2] for r in rejected], pa.string()),
         }
     )
     return {

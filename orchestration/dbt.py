@@ -9,8 +9,8 @@ process environment. dbt's results become Dagster events through dagster-dbt's o
 translation, so the asset and check results are the ones ``DbtCliResource`` would emit.
 """
 
-
 import contextlib
+import datetime as dt
 import json
 import os
 import threading
@@ -24,7 +24,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from connectors.warehouse import Warehouse, quote_ident
-from orchestration.resources import WarehouseResource
+from orchestration.resources import PlanResource, WarehouseResource
 from orchestration.stages import STAGES
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -271,7 +271,9 @@ class DbtResource(dg.ConfigurableResource):
             dagster_dbt_translator=dagster_translator,
             current_dbt_indirect_selection_env=None,
         )
-        target_path = TARGET_DIR / f"run-{context.run_id[:8]}-{context.op.name}"
+        # one folder per step, overwritten by its next run: the last compiled SQL stays there to
+        # read (runs on one warehouse never overlap, so neither do their steps)
+        target_path = TARGET_DIR / "runs" / context.op.name
         run = invoke_dbt(
             build_args(
                 selection,
@@ -295,29 +297,99 @@ class DbtResource(dg.ConfigurableResource):
             raise DbtBuildError(warehouse.scrub(failure_summary(run)))
 
 
+#: dbt tag of the usage models: incremental, and daily-partitioned in Dagster
+DAILY_TAG = "daily"
+
+
+def dbt_selection(stage: str, daily: bool) -> tuple[str, str | None]:
+    """The dbt ``select`` and ``exclude`` of one stage's model set (daily or not)."""
+    if daily:
+        return f"tag:{stage},tag:{DAILY_TAG}", None
+    return f"tag:{stage}", f"tag:{DAILY_TAG}"
+
+
+def window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The partition window of a partitioned step as dbt vars (``min_day``/``max_day``, days of
+    the plan's time zone, inclusive); nothing for an unpartitioned step."""
+    try:
+        window = context.partition_time_window
+    except dg.DagsterInvariantViolationError:  # a run of no partition: what arrived, only
+        return {}
+    last = window.end - dt.timedelta(days=1)
+    return {"min_day": window.start.date().isoformat(), "max_day": last.date().isoformat()}
+
+
 @cache
-def stage_dbt_assets(stage: str) -> dg.AssetsDefinition:
-    """The dbt models of one roadmap stage, built and tested in one dbt invocation."""
+def stage_dbt_assets(
+    stage: str, partitions: dg.PartitionsDefinition | None = None
+) -> dg.AssetsDefinition:
+    """The dbt models of one roadmap stage, built and tested in one dbt invocation: with
+    ``partitions``, its usage models (tag ``daily``: incremental, daily partitions, a range
+    backfilled in one run); without, the rest."""
     if stage not in DBT_STAGES:
         raise ValueError(f"stage {stage} has no dbt models")
+    daily = partitions is not None
+    select, exclude = dbt_selection(stage, daily)
 
     @dbt_assets(
         manifest=ensure_manifest(),
-        select=f"tag:{stage}",
-        name=f"{stage}_dbt_models",
+        select=select,
+        exclude=exclude,
+        name=f"{stage}_{'daily_' if daily else ''}dbt_models",
         dagster_dbt_translator=translator,
         project=dbt_project,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run() if daily else None,
         pool="warehouse",
     )
     def _stage_models(
-        context: dg.AssetExecutionContext, dbt: DbtResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        dbt: DbtResource,
+        warehouse: WarehouseResource,
+        plan: PlanResource,
     ):
         wh = warehouse.get()
-        events = list(dbt.build(context, wh))
+        if not daily:
+            events = list(dbt.build(context, wh))
+        elif stage == "sandbox_load":
+            events = list(_classify(context, dbt, wh, plan.get()))
+        else:
+            events = list(_meter(context, dbt, wh))
         yield from with_row_counts(context, events, wh)
 
-    _stage_models.__doc__ = f"dbt models of the {stage} stage (dbt_project, tag:{stage})."
+    kind = "usage models (incremental, daily partitions)" if daily else "models"
+    _stage_models.__doc__ = f"The dbt {kind} of the {stage} stage (dbt_project, {select})."
     return _stage_models
+
+
+def _classify(context, dbt: DbtResource, wh: Warehouse, plan) -> Iterator[Any]:
+    """Type and classify the usage events that arrived (or all of them, when they must be
+    rebuilt: golive/usage.py says when), stamped with the next classification number."""
+    from golive.usage import plan_classification, record_classification
+
+    step = plan_classification(wh, plan)
+    context.log.info(f"usage classification {step.seq}: {step.reason}")
+    dbt_vars = {"classification_seq": step.seq, **window_vars(context)}
+    yield from dbt.build(context, wh, dbt_vars=dbt_vars, full_refresh=step.rebuild)
+    record_classification(wh, plan, step)
+
+
+def _meter(context, dbt: DbtResource, wh: Warehouse) -> Iterator[Any]:
+    """Re-aggregate the days classified since the last metering (and the partition window)."""
+    from golive.usage import plan_metering, record_metering
+
+    step = plan_metering(wh)
+    context.log.info(
+        f"metering classifications {step.after_seq + 1}..{step.through_seq}"
+        + (" (rebuild)" if step.rebuild else "")
+    )
+    dbt_vars = {
+        "metered_after_seq": step.after_seq,
+        "classification_seq": step.through_seq,
+        **window_vars(context),
+    }
+    yield from dbt.build(context, wh, dbt_vars=dbt_vars, full_refresh=step.rebuild)
+    record_metering(wh, step)
 
 
 def _event_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | None:
@@ -329,24 +401,27 @@ def _event_key(context: dg.AssetExecutionContext, event: Any) -> dg.AssetKey | N
 
 
 def with_row_counts(context: dg.AssetExecutionContext, events: list, warehouse) -> list:
-    """Add ``dagster/row_count`` to every materialized table, counted in one query."""
+    """Add ``dagster/row_count`` to every materialized table, counted in one query (a view is
+    not counted: counting it would run it)."""
     keys = [k for k in (_event_key(context, e) for e in events) if k is not None]
-    if not keys:
+    tables = warehouse.base_tables({tuple(k.path) for k in keys if len(k.path) == 2})
+    counted = [k for k in keys if tuple(k.path) in tables]
+    if not counted:
         return events
     counts = dict(
         warehouse.query(
             " union all ".join(
                 f"select '{k.to_user_string()}', count(*) from "
                 f"{'.'.join(quote_ident(p) for p in k.path)}"
-                for k in keys
+                for k in counted
             )
         )
     )
     out = []
     for e in events:
         key = _event_key(context, e)
-        if key is not None:
-            n = int(counts.get(key.to_user_string(), 0))
+        if key is not None and key.to_user_string() in counts:
+            n = int(counts[key.to_user_string()])
             e = e.with_metadata({**e.metadata, "dagster/row_count": n})
         out.append(e)
     return out

@@ -16,9 +16,13 @@ from pathlib import Path
 
 from connectors.warehouse import Warehouse, warehouse_from_url
 from golive.alerts import send_alert
-from golive.plan import Plan
+from golive.plan import Plan, PlanError
+from orchestration.partitions import usage_partitions
 from orchestration.resources import plan_digest, validated_plan
 from orchestration.stages import STAGES
+
+#: stages with daily-partitioned usage assets
+USAGE_STAGES = ("sandbox_load", "metering")
 
 
 @dataclass
@@ -133,6 +137,21 @@ def run_stages(
     run = RunResult(plan=plan, warehouse=warehouse)
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     tags = {"golive/plan": str(plan_path), "golive/warehouse": warehouse.display_url}
+    # the usage assets run for the last complete day; what arrived is processed whatever its
+    # day, and a first run processes all history (golive/usage.py)
+    partitions = usage_partitions(plan)
+    partition_key = partitions.get_last_partition_key()
+    if partition_key is None:
+        raise PlanError(
+            plan_path,
+            [
+                (
+                    "usage.first_day",
+                    f"{plan.usage_first_day} leaves no complete day to run",
+                    "set it to a day in the past",
+                )
+            ],
+        )
     with warehouse.exclusive(f"golive run {plan_path}"):
         for stage in STAGES[: STAGES.index(through) + 1]:
             if on_stage:
@@ -146,6 +165,7 @@ def run_stages(
                     instance=instance,
                     raise_on_error=False,
                     run_config=quiet,
+                    partition_key=partition_key if stage in USAGE_STAGES else None,
                     tags={**tags, "golive/stage": stage},
                 )
             stage_result = StageResult(

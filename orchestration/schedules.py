@@ -1,25 +1,41 @@
-"""Schedules: every night, re-ingest usage and refresh the usage aggregates."""
+"""Jobs and schedules: the whole roadmap, and the nightly usage aggregation.
+
+The nightly job is the partitioned usage job: it pulls what arrived, classifies it against all
+history and re-aggregates the days it touched (late events into closed periods included). It
+refreshes the sandbox; after go-live it also brings ``production.usage_aggregates`` up to date.
+Billing, the parallel test and the sign-off are downstream: an automation condition refreshes
+them after a nightly run (see definitions.py), so nobody signs off on yesterday's usage.
+"""
 
 import dagster as dg
 
-nightly_usage_refresh_job = dg.define_asset_job(
-    "nightly_usage_refresh",
-    selection=(
-        dg.AssetSelection.keys(dg.AssetKey(["raw", "usage_events"])).downstream()
-        & dg.AssetSelection.groups("sandbox_load", "metering")
-    )
-    | dg.AssetSelection.keys(dg.AssetKey(["raw", "usage_events"])),
-    description="Re-ingest usage events, re-run quarantine and refresh usage_aggregates.",
-)
+from orchestration.stages.sandbox_load import USAGE_KEY
 
-nightly_usage_refresh = dg.ScheduleDefinition(
-    name="nightly_usage_refresh_schedule",
-    job=nightly_usage_refresh_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="02:00 UTC every night.",
-)
+USAGE_GROUPS = ("sandbox_load", "metering")
+
+
+def nightly_job(partitions: dg.PartitionsDefinition):
+    """Pull, classify and aggregate the usage of one day (or a backfilled range of days)."""
+    return dg.define_asset_job(
+        "nightly_usage_refresh",
+        selection=dg.AssetSelection.keys(USAGE_KEY).downstream()
+        & dg.AssetSelection.groups(*USAGE_GROUPS),
+        partitions_def=partitions,
+        description="Pull the usage that arrived, classify it against all history and "
+        "re-aggregate every day and period it touches; after go-live, production's usage too.",
+    )
+
+
+def nightly_schedule(job) -> dg.ScheduleDefinition:
+    """02:00 in the plan's time zone, for the day that just ended."""
+    return dg.build_schedule_from_partitioned_job(
+        job,
+        hour_of_day=2,
+        name="nightly_usage_refresh_schedule",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every night at 02:00 (the plan's time zone): the day that ended.",
+    )
+
 
 onboarding_job = dg.define_asset_job(
     "onboarding",

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.definitions import build_definitions, defs
+from orchestration.definitions import build_definitions
+
+defs = build_definitions()
 
 EXPECTED_GROUPS = {
     "discovery": {
@@ -35,17 +37,25 @@ EXPECTED_GROUPS = {
         "staging/stg_contracts",
         "staging/stg_contract_lines",
         "staging/stg_usage_events",
+        "staging/stg_usage_metric_values",
+        "staging/int_usage_event_ids",
         "staging/int_usage_events_classified",
         "staging/stg_legacy_invoices",
         "staging/stg_legacy_invoice_lines",
         "staging/stg_legacy_journal_entries",
         "quarantine/usage_events",
         "quarantine/records",
+        "sandbox/record_counts",
         "sandbox/usage_events",
         "sandbox/usage_event_counts",
     },
     "metering": {
         "staging/int_contract_periods",
+        "staging/int_usage_affected_days",
+        "staging/int_usage_daily",
+        "staging/int_usage_daily_distinct",
+        "staging/int_usage_affected_periods",
+        "staging/int_usage_contracts_applied",
         "sandbox/usage_aggregates",
         "sandbox/usage_unbilled",
     },
@@ -70,6 +80,25 @@ EXPECTED_GROUPS = {
     "production_migration": {"production/migration"},
 }
 
+#: the usage assets, daily-partitioned (every other asset is not partitioned)
+DAILY = {
+    "raw/usage_events",
+    "staging/stg_usage_events",
+    "staging/stg_usage_metric_values",
+    "staging/int_usage_event_ids",
+    "staging/int_usage_events_classified",
+    "quarantine/usage_events",
+    "sandbox/usage_events",
+    "sandbox/usage_event_counts",
+    "staging/int_usage_affected_days",
+    "staging/int_usage_daily",
+    "staging/int_usage_daily_distinct",
+    "staging/int_usage_affected_periods",
+    "staging/int_usage_contracts_applied",
+    "sandbox/usage_aggregates",
+    "sandbox/usage_unbilled",
+}
+
 
 def test_asset_graph_snapshot():
     graph = defs.resolve_asset_graph()
@@ -77,6 +106,10 @@ def test_asset_graph_snapshot():
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     assert groups == EXPECTED_GROUPS
+    partitioned = {
+        k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def
+    }
+    assert partitioned == DAILY
 
 
 def test_jobs_schedules_sensors_and_blocking_checks():
@@ -88,7 +121,7 @@ def test_jobs_schedules_sensors_and_blocking_checks():
     graph = defs.resolve_asset_graph()
     blocking = {
         (spec.asset_key.to_user_string(), spec.name)
-        for assets_def in defs.assets
+        for assets_def in [*defs.assets, *defs.asset_checks]
         for spec in getattr(assets_def, "check_specs", [])
         if spec.blocking
     }
@@ -111,7 +144,8 @@ def test_nightly_job_refreshes_usage_aggregates(tmp_path):
     selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
     assert "raw/usage_events" in selected and "sandbox/usage_aggregates" in selected
     assert "sandbox/invoices" not in selected and "raw/customers" not in selected
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    day = job.partitions_def.get_last_partition_key()
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), partition_key=day)
     assert result.success
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"raw/usage_events", "sandbox/usage_aggregates", "sandbox/usage_event_counts"} <= done

@@ -227,9 +227,10 @@ def test_pricing_features_end_to_end(tmp_path, warehouse_url):
         ("K1", "egress", "APAC", "10", "no_rate_for_group_value")
     ]
     # an override that is not a valid pricing quarantines its line, with the reason
-    assert wh.query("select record_key, reason from quarantine.records") == [
+    assert wh.query("select record_key, reason, detail from quarantine.records") == [
         (
             "K7/base",
+            "invalid_price_override",
             "price_override pricing: model flat_fee needs amount (see the README's plan "
             "reference, 'Pricing fields')",
         )

@@ -36,19 +36,63 @@
     as decimal(38, 0)) * cast(0.0000000001 as decimal(11, 10)))
 {%- endmacro %}
 
-{#- Σ level × microseconds held / microseconds in the period, divided once and rounded half-up
-    at 10 places (weighted_sum; DOMAIN.md §6). An aggregate over the group's rows. -#}
-{% macro weighted_level(level, held_microseconds, period_microseconds) -%}
-    {{ return(adapter.dispatch('weighted_level', 'golive')(level, held_microseconds, period_microseconds)) }}
+{#- Σ level × microseconds held, over the weighted_sum rows of a group (an aggregate): exact,
+    in a type wide enough for a day of them (DuckDB: 128-bit integers of level × 10^10). -#}
+{% macro level_microseconds(level, held_microseconds) -%}
+    {{ return(adapter.dispatch('level_microseconds', 'golive')(level, held_microseconds)) }}
 {%- endmacro %}
-{% macro default__weighted_level(level, held_microseconds, period_microseconds) -%}
-    cast(round(sum(cast({{ level }} as numeric) * {{ held_microseconds }})
-        / max({{ period_microseconds }}), 10) as {{ golive.decimal_type() }})
+{% macro default__level_microseconds(level, held_microseconds) -%}
+    sum(case when aggregation = 'weighted_sum' then cast({{ level }} as numeric) * {{ held_microseconds }} end)
 {%- endmacro %}
-{% macro duckdb__weighted_level(level, held_microseconds, period_microseconds) -%}
-    {{ golive.duckdb_scaled_ratio(
-        'sum(cast(' ~ level ~ ' * 10000000000 as hugeint) * ' ~ held_microseconds ~ ')',
-        'max(cast(' ~ period_microseconds ~ ' as hugeint))') }}
+{% macro duckdb__level_microseconds(level, held_microseconds) -%}
+    sum(case when aggregation = 'weighted_sum'
+        then cast({{ level }} * 10000000000 as hugeint) * {{ held_microseconds }} end)
+{%- endmacro %}
+
+{#- One level held for some microseconds, in the unit of level_microseconds. -#}
+{% macro level_times(level, microseconds) -%}
+    {{ return(adapter.dispatch('level_times', 'golive')(level, microseconds)) }}
+{%- endmacro %}
+{% macro default__level_times(level, microseconds) -%}
+    (cast({{ level }} as numeric) * ({{ microseconds }}))
+{%- endmacro %}
+{% macro duckdb__level_times(level, microseconds) -%}
+    (cast({{ level }} * 10000000000 as hugeint) * ({{ microseconds }}))
+{%- endmacro %}
+
+{#- A time-weighted level (docs/billing-rules.md §6.3): Σ level × microseconds held over the
+    microseconds of the period, divided once and rounded half away from zero at 10 places. -#}
+{% macro weighted_level(level_microseconds, period_microseconds) -%}
+    {{ return(adapter.dispatch('weighted_level', 'golive')(level_microseconds, period_microseconds)) }}
+{%- endmacro %}
+{% macro default__weighted_level(level_microseconds, period_microseconds) -%}
+    cast(round({{ level_microseconds }} / {{ period_microseconds }}, 10) as {{ golive.decimal_type() }})
+{%- endmacro %}
+{% macro duckdb__weighted_level(level_microseconds, period_microseconds) -%}
+    {{ golive.duckdb_scaled_ratio(level_microseconds, 'cast(' ~ period_microseconds ~ ' as hugeint)') }}
+{%- endmacro %}
+
+{#- A wall-clock time of a zone (a timestamp) as the UTC instant it is (zone may be a column). -#}
+{% macro zone_to_utc(local_timestamp, zone) -%}
+    {{ return(adapter.dispatch('zone_to_utc', 'golive')(local_timestamp, zone)) }}
+{%- endmacro %}
+{% macro default__zone_to_utc(local_timestamp, zone) -%}
+    (({{ local_timestamp }} at time zone {{ zone }}) at time zone 'UTC')
+{%- endmacro %}
+{% macro duckdb__zone_to_utc(local_timestamp, zone) -%}
+    timezone('UTC', timezone({{ zone }}, {{ local_timestamp }}))
+{%- endmacro %}
+
+{#- The start of the billing period that holds a day (docs/billing-rules.md §4.1): period k
+    starts at anchor + k·n months (month ends clamp), so the day's period is k = the months
+    from the anchor, divided by n and floored, or one before when that start is after the day. -#}
+{% macro period_start_of(anchor, months_per_period, day) -%}
+    {%- set k = 'cast(floor(cast(' ~ dbt.datediff(anchor, day, 'month') ~ ' as ' ~ golive.decimal_type() ~ ') / ' ~ months_per_period ~ ') as integer)' -%}
+    case
+        when cast({{ dbt.dateadd('month', k ~ ' * ' ~ months_per_period, anchor) }} as date) > {{ day }}
+            then cast({{ dbt.dateadd('month', '(' ~ k ~ ' - 1) * ' ~ months_per_period, anchor) }} as date)
+        else cast({{ dbt.dateadd('month', k ~ ' * ' ~ months_per_period, anchor) }} as date)
+    end
 {%- endmacro %}
 
 {#- Round half-up (away from zero) to a currency's minor unit, given as a column. -#}
@@ -62,55 +106,6 @@
     end
 {%- endmacro %}
 
-{#- A property of an event, as text, from its JSON properties (key may be a column). -#}
-{% macro json_text(json_column, key) -%}
-    {{ return(adapter.dispatch('json_text', 'golive')(json_column, key)) }}
-{%- endmacro %}
-{% macro default__json_text(json_column, key) -%}
-    (cast({{ json_column }} as json) ->> {{ key }})
-{%- endmacro %}
-{% macro duckdb__json_text(json_column, key) -%}
-    json_extract_string({{ json_column }}, '$."' || {{ key }} || '"')
-{%- endmacro %}
-
-{#- True when a text is a valid JSON object. -#}
-{% macro is_json_object(text) -%}
-    {{ return(adapter.dispatch('is_json_object', 'golive')(text)) }}
-{%- endmacro %}
-{% macro default__is_json_object(text) -%}
-    (golive_try_json({{ text }}) is not null)
-{%- endmacro %}
-{% macro duckdb__is_json_object(text) -%}
-    (coalesce(json_valid({{ text }}), false) and json_type({{ text }}) = 'OBJECT')
-{%- endmacro %}
-
-{#- A text as an exact decimal, or null when it is not a number. -#}
-{% macro try_decimal(text) -%}
-    {{ return(adapter.dispatch('try_decimal', 'golive')(text)) }}
-{%- endmacro %}
-{% macro default__try_decimal(text) -%}
-    case when trim({{ text }}) ~ '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$'
-        then cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
-{%- endmacro %}
-{% macro duckdb__try_decimal(text) -%}
-    case when regexp_full_match(trim({{ text }}), '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?')
-        then try_cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
-{%- endmacro %}
-
-{#- An ISO 8601 text as a UTC timestamp (no zone: UTC), or null when it is not one.
-    Only ISO shapes count: PostgreSQL would otherwise accept words like 'yesterday'. -#}
-{% macro try_timestamp_utc(text) -%}
-    {{ return(adapter.dispatch('try_timestamp_utc', 'golive')(text)) }}
-{%- endmacro %}
-{% macro default__try_timestamp_utc(text) -%}
-    case when trim({{ text }}) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$'
-        then golive_try_timestamptz(trim({{ text }})) at time zone 'UTC' end
-{%- endmacro %}
-{% macro duckdb__try_timestamp_utc(text) -%}
-    case when regexp_full_match(trim({{ text }}), '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)? ?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?')
-        then timezone('UTC', try_cast(trim({{ text }}) as timestamptz)) end
-{%- endmacro %}
-
 {#- A UTC timestamp as wall-clock time in a zone (zone may be a column). -#}
 {% macro utc_to_zone(utc_timestamp, zone) -%}
     {{ return(adapter.dispatch('utc_to_zone', 'golive')(utc_timestamp, zone)) }}
@@ -120,19 +115,6 @@
 {%- endmacro %}
 {% macro duckdb__utc_to_zone(utc_timestamp, zone) -%}
     timezone({{ zone }}, timezone('UTC', {{ utc_timestamp }}))
-{%- endmacro %}
-
-{#- A text as a date (YYYY-MM-DD), or null. -#}
-{% macro try_date(text) -%}
-    {{ return(adapter.dispatch('try_date', 'golive')(text)) }}
-{%- endmacro %}
-{% macro default__try_date(text) -%}
-    case when trim({{ text }}) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'
-        then cast(golive_try_timestamptz(trim({{ text }}) || ' 00:00:00+00') at time zone 'UTC' as date) end
-{%- endmacro %}
-{% macro duckdb__try_date(text) -%}
-    case when regexp_full_match(trim({{ text }}), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-        then try_cast(trim({{ text }}) as date) end
 {%- endmacro %}
 
 {#- Integers 0..999, for calendars (period numbers). -#}
@@ -151,20 +133,19 @@
     {{ return(adapter.dispatch('create_helper_functions', 'golive')()) }}
 {%- endmacro %}
 {% macro default__create_helper_functions() -%}
-    create or replace function golive_try_timestamptz(value text) returns timestamptz
-    language plpgsql immutable as $$
-    begin
-        return value::timestamptz;
-    exception when others then
-        return null;
-    end $$;
+    {#- a JSON object by RFC 8259 (jsonb's reader is strict and refuses \u0000, which json's
+        operators cannot read back), with no top-level key twice -#}
     create or replace function golive_try_json(value text) returns json
     language plpgsql immutable as $$
     declare parsed json;
     begin
+        perform value::jsonb;
         parsed := value::json;
-        if json_typeof(parsed) = 'object' then return parsed; end if;
-        return null;
+        if json_typeof(parsed) <> 'object' then return null; end if;
+        if (select count(*) <> count(distinct k) from json_object_keys(parsed) as k) then
+            return null;
+        end if;
+        return parsed;
     exception when others then
         return null;
     end $$;

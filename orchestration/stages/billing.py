@@ -4,4 +4,7 @@ import dagster as dg
 
 from orchestration.dbt import stage_dbt_assets
 
-defs = dg.Definitions(assets=[stage_dbt_assets("billing")])
+
+def definitions(partitions: dg.PartitionsDefinition) -> dg.Definitions:  # noqa: ARG001
+    """The stage (not partitioned: every invoice is rebuilt from the usage aggregates)."""
+    return dg.Definitions(assets=[stage_dbt_assets("billing")])

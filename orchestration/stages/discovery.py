@@ -71,4 +71,6 @@ def implementation_plan(
     )
 
 
-defs = dg.Definitions(assets=[implementation_plan])
+def definitions(partitions: dg.PartitionsDefinition) -> dg.Definitions:  # noqa: ARG001
+    """The stage (not partitioned)."""
+    return dg.Definitions(assets=[implementation_plan])

@@ -29,4 +29,6 @@ def production_migration(context: dg.AssetExecutionContext, warehouse: Warehouse
     )
 
 
-defs = dg.Definitions(assets=[production_migration])
+def definitions(partitions: dg.PartitionsDefinition) -> dg.Definitions:  # noqa: ARG001
+    """The stage (not partitioned)."""
+    return dg.Definitions(assets=[production_migration])

@@ -7,7 +7,7 @@
     else its product's. -#}
 with lines as (
 
-    select * from {{ ref('stg_contract_lines') }} where rejection_reason is null
+    select * from {{ ref('stg_contract_lines') }} where status = 'accepted'
 
 ),
 

@@ -46,14 +46,14 @@ line_sums as (
 contracts as (
 
     select * from {{ ref('stg_contracts') }}
-    where rejection_reason is null
+    where status = 'accepted'
 
 ),
 
 customers as (
 
     select customer_id, tax_rate_percent from {{ ref('stg_customers') }}
-    where rejection_reason is null
+    where status = 'accepted'
 
 ),
 

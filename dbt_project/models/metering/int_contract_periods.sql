@@ -7,7 +7,7 @@
 with contracts as (
 
     select * from {{ ref('stg_contracts') }}
-    where rejection_reason is null
+    where status = 'accepted'
 
 ),
 

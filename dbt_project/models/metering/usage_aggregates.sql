@@ -1,147 +1,144 @@
-{#- Billable quantities (DOMAIN.md §6): per customer, contract, metric, period and group value.
-    An event counts for the customer's contract that covers its date (the latest-starting one
-    if several do) and for the period that holds its timestamp in the plan's time zone. -#}
-with events as (
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    tags=['daily'],
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where exists (select 1 from {{ ref('int_usage_affected_periods') }} as affected where affected.customer_id = {{ this }}.customer_id and (affected.contract_id is null or (affected.contract_id = {{ this }}.contract_id and affected.period_start = {{ this }}.period_start))){% endif %}",
+) }}
 
-    select * from {{ ref('usage_events') }}
+{#- Billable quantities (docs/billing-rules.md §6): per customer, contract, metric, billing
+    period and group value, from the daily pieces in int_usage_daily. A day's usage counts for
+    the customer's contract that covers the day (the latest-starting one if several do) and
+    for the period of that contract that holds the day, in the plan's time zone.
 
-),
+    weighted_sum counts real seconds: each event sets the level until the next event of the
+    same customer, metric and group (ties: event id order) or the end of the period, and the
+    period's length is the time between its bounds as UTC instants (743 hours for a March in
+    America/New_York, not 744). The level before the first event of a period is 0.
 
-metrics as (
+    Incremental: only the periods in int_usage_affected_periods are deleted and recomputed,
+    each from all of its days. -#}
+with settings as (
 
-    select * from {{ source('raw', 'plan_metrics') }}
-
-),
-
-metric_filters as (
-
-    select * from {{ source('raw', 'plan_metric_filters') }}
+    select timezone from {{ source('raw', 'plan_settings') }}
 
 ),
 
 contracts as (
 
-    select contract_id, customer_id, start_date, end_date
+    select contract_id, customer_id, start_date, end_date, billing_anchor_date, months_per_period
     from {{ ref('stg_contracts') }}
-    where rejection_reason is null
+    where status = 'accepted'
+
+),
+
+{% if is_incremental() %}
+affected as (
+
+    select * from {{ ref('int_usage_affected_periods') }}
+
+),
+{% endif %}
+
+days as (
+
+    select daily.*
+    from {{ ref('int_usage_daily') }} as daily
+    {%- if is_incremental() %}
+    where daily.customer_id in (select affected.customer_id from affected)
+    {%- endif %}
+
+),
+
+attributed as (
+
+    select
+        days.*,
+        contracts.contract_id,
+        {{ golive.period_start_of(
+            'contracts.billing_anchor_date', 'contracts.months_per_period', 'days.event_day') }}
+            as period_start,
+        contracts.months_per_period,
+        row_number() over (
+            partition by days.customer_id, days.metric_id, days.group_value, days.event_day
+            order by contracts.start_date desc, contracts.contract_id desc
+        ) as contract_rank
+    from days
+    inner join contracts
+        on days.customer_id = contracts.customer_id
+        and days.event_day >= contracts.start_date
+        and (contracts.end_date is null or days.event_day <= contracts.end_date)
 
 ),
 
 periods as (
 
-    select contract_id, period_start, period_end from {{ ref('int_contract_periods') }}
+    select
+        attributed.*,
+        cast({{ dbt.dateadd('month', 'attributed.months_per_period', 'attributed.period_start') }} as date)
+            as period_end
+    from attributed
+    where attributed.contract_rank = 1
+    {%- if is_incremental() %}
+        and exists (
+            select 1 from affected
+            where affected.customer_id = attributed.customer_id
+                and (affected.contract_id is null
+                    or (affected.contract_id = attributed.contract_id
+                        and affected.period_start = attributed.period_start))
+        )
+    {%- endif %}
 
 ),
 
-events_in_contract as (
+-- a day's last level is held until the next day's first event in the period, or its end
+carried as (
 
     select
-        events.*,
-        contracts.contract_id,
-        row_number() over (
-            partition by events.event_id
-            order by contracts.start_date desc, contracts.contract_id desc
-        ) as contract_rank
-    from events
-    inner join contracts
-        on events.customer_id = contracts.customer_id
-        and cast(events.event_at_local as date) >= contracts.start_date
-        and (contracts.end_date is null or cast(events.event_at_local as date) <= contracts.end_date)
+        periods.*,
+        {{ golive.zone_to_utc('cast(periods.period_start as timestamp)', 'settings.timezone') }}
+            as period_start_at,
+        {{ golive.zone_to_utc('cast(periods.period_end as timestamp)', 'settings.timezone') }}
+            as period_end_at,
+        lead(periods.first_at) over (
+            partition by periods.customer_id, periods.contract_id, periods.metric_id,
+                periods.group_value, periods.period_start
+            order by periods.event_day
+        ) as next_first_at
+    from periods
+    cross join settings
 
 ),
 
-events_in_period as (
+latest as (
 
     select
-        events_in_contract.*,
-        periods.period_start,
-        periods.period_end
-    from events_in_contract
-    inner join periods
-        on events_in_contract.contract_id = periods.contract_id
-        and events_in_contract.event_at_local >= periods.period_start
-        and events_in_contract.event_at_local < periods.period_end
-    where events_in_contract.contract_rank = 1
-
-),
-
-metered as (
-
-    select
-        events_in_period.customer_id,
-        events_in_period.contract_id,
-        events_in_period.period_start,
-        events_in_period.period_end,
-        events_in_period.event_id,
-        events_in_period.event_at,
-        events_in_period.event_at_local,
-        metrics.metric_id,
-        metrics.aggregation,
-        case when metrics.group_by is not null
-            then {{ golive.json_text('events_in_period.properties', 'metrics.group_by') }}
-        end as group_value,
-        {{ golive.json_text('events_in_period.properties', 'metrics.property') }} as value_text
-    from events_in_period
-    inner join metrics on events_in_period.event_name = metrics.event_name
-    where not exists (
-        select 1 from metric_filters
-        where metric_filters.metric_id = metrics.metric_id
-            and coalesce({{ golive.json_text('events_in_period.properties', 'metric_filters.property') }}, '')
-            <> metric_filters.value
-    )
-
-),
-
-valued as (
-
-    select
-        metered.*,
-        {{ golive.try_decimal('value_text') }} as value_number
-    from metered
-
-),
-
--- weighted_sum: each event sets the level until the next one (ties: event id) or the period
--- end; value = Σ level × seconds held / seconds in the period (level 0 before the first)
-levels as (
-
-    select
-        customer_id, contract_id, metric_id, group_value, period_start, period_end,
-        value_number,
-        {{ golive.epoch_microseconds(
-            "coalesce(lead(event_at_local) over (partition by customer_id, contract_id, "
-            ~ "metric_id, group_value, period_start order by event_at_local, event_id), "
-            ~ "cast(period_end as timestamp))") }}
-        - {{ golive.epoch_microseconds('event_at_local') }} as held_microseconds,
-        {{ golive.epoch_microseconds('cast(period_end as timestamp)') }}
-        - {{ golive.epoch_microseconds('cast(period_start as timestamp)') }}
-            as period_microseconds
-    from valued
-    where aggregation = 'weighted_sum'
-
-),
-
-weighted_values as (
-
-    select
-        customer_id, contract_id, metric_id, group_value, period_start,
-        {{ golive.weighted_level('value_number', 'held_microseconds', 'period_microseconds') }}
-            as value_number
-    from levels
-    group by customer_id, contract_id, metric_id, group_value, period_start
-
-),
-
-latest_values as (
-
-    select
-        customer_id, contract_id, metric_id, group_value, period_start, value_number,
+        customer_id, contract_id, metric_id, group_value, period_start, last_value,
         row_number() over (
             partition by customer_id, contract_id, metric_id, group_value, period_start
-            order by event_at desc, event_id desc
+            order by last_at desc, last_event_id desc
         ) as recency
-    from valued
-    where aggregation = 'latest'
+    from carried
+
+),
+
+distinct_values as (
+
+    select
+        periods.customer_id,
+        periods.contract_id,
+        periods.metric_id,
+        periods.group_value,
+        periods.period_start,
+        count(distinct values_seen.value_text) as value_distinct
+    from periods
+    inner join {{ ref('int_usage_daily_distinct') }} as values_seen
+        on periods.customer_id = values_seen.customer_id
+        and periods.metric_id = values_seen.metric_id
+        and periods.event_day = values_seen.event_day
+        and periods.group_value is not distinct from values_seen.group_value
+    where periods.aggregation = 'count_distinct'
+    group by periods.customer_id, periods.contract_id, periods.metric_id, periods.group_value,
+        periods.period_start
 
 ),
 
@@ -155,13 +152,20 @@ aggregated as (
         period_start,
         period_end,
         max(aggregation) as aggregation,
-        count(*) as event_count,
-        sum(value_number) as value_sum,
-        min(value_number) as value_min,
-        max(value_number) as value_max,
-        count(value_number) as value_count,
-        count(distinct case when aggregation = 'count_distinct' then value_text end) as value_distinct
-    from valued
+        sum(event_count) as event_count,
+        sum(value_sum) as value_sum,
+        min(value_min) as value_min,
+        max(value_max) as value_max,
+        sum(value_count) as value_count,
+        coalesce(sum(held_level_microseconds), 0)
+            + sum(case when aggregation = 'weighted_sum' then {{ golive.level_times(
+                'last_value',
+                golive.epoch_microseconds('coalesce(next_first_at, period_end_at)')
+                ~ ' - ' ~ golive.epoch_microseconds('last_at')) }} end)
+            as level_microseconds,
+        max({{ golive.epoch_microseconds('period_end_at') }})
+            - max({{ golive.epoch_microseconds('period_start_at') }}) as period_microseconds
+    from carried
     group by customer_id, contract_id, metric_id, group_value, period_start, period_end
 
 ),
@@ -183,26 +187,25 @@ final as (
             ~ " when 'min' then aggregated.value_min"
             ~ " when 'max' then aggregated.value_max"
             ~ " when 'avg' then " ~ golive.decimal_div('aggregated.value_sum', 'aggregated.value_count')
-            ~ " when 'count_distinct' then aggregated.value_distinct"
-            ~ " when 'latest' then latest_values.value_number"
-            ~ " when 'weighted_sum' then weighted_values.value_number"
+            ~ " when 'count_distinct' then coalesce(distinct_values.value_distinct, 0)"
+            ~ " when 'latest' then latest.last_value"
+            ~ " when 'weighted_sum' then "
+            ~ golive.weighted_level('aggregated.level_microseconds', 'aggregated.period_microseconds')
             ~ " end") }} as value
     from aggregated
-    left join latest_values
-        on aggregated.customer_id = latest_values.customer_id
-        and aggregated.contract_id = latest_values.contract_id
-        and aggregated.metric_id = latest_values.metric_id
-        and aggregated.period_start = latest_values.period_start
-        and (aggregated.group_value = latest_values.group_value
-            or (aggregated.group_value is null and latest_values.group_value is null))
-        and latest_values.recency = 1
-    left join weighted_values
-        on aggregated.customer_id = weighted_values.customer_id
-        and aggregated.contract_id = weighted_values.contract_id
-        and aggregated.metric_id = weighted_values.metric_id
-        and aggregated.period_start = weighted_values.period_start
-        and (aggregated.group_value = weighted_values.group_value
-            or (aggregated.group_value is null and weighted_values.group_value is null))
+    left join latest
+        on aggregated.customer_id = latest.customer_id
+        and aggregated.contract_id = latest.contract_id
+        and aggregated.metric_id = latest.metric_id
+        and aggregated.period_start = latest.period_start
+        and aggregated.group_value is not distinct from latest.group_value
+        and latest.recency = 1
+    left join distinct_values
+        on aggregated.customer_id = distinct_values.customer_id
+        and aggregated.contract_id = distinct_values.contract_id
+        and aggregated.metric_id = distinct_values.metric_id
+        and aggregated.period_start = distinct_values.period_start
+        and aggregated.group_value is not distinct from distinct_values.group_value
 
 )
 

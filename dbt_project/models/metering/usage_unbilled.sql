@@ -1,5 +1,7 @@
-{#- Accepted events that no contract bills (DOMAIN.md §4): no contract of the customer covers
-    their date. Reported, never billed. -#}
+{{ config(materialized='view', tags=['daily']) }}
+
+{#- Accepted events that no contract bills (docs/billing-rules.md §4.5): no contract of the
+    customer covers their day. Reported, never billed. -#}
 with events as (
 
     select * from {{ ref('usage_events') }}
@@ -10,7 +12,7 @@ contracts as (
 
     select customer_id, start_date, end_date
     from {{ ref('stg_contracts') }}
-    where rejection_reason is null
+    where status = 'accepted'
 
 ),
 
@@ -21,13 +23,14 @@ final as (
         events.customer_id,
         events.event_name,
         events.event_at,
+        events.event_day,
         'outside_contract_dates' as reason
     from events
     where not exists (
         select 1 from contracts
         where contracts.customer_id = events.customer_id
-            and cast(events.event_at_local as date) >= contracts.start_date
-            and (contracts.end_date is null or cast(events.event_at_local as date) <= contracts.end_date)
+            and events.event_day >= contracts.start_date
+            and (contracts.end_date is null or events.event_day <= contracts.end_date)
     )
 
 )

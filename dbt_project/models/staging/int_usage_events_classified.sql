@@ -1,92 +1,128 @@
-{#- Every received event gets one status (DOMAIN.md §7): loaded, duplicate (the same event_id
-    and payload again) or quarantined with its reason. received = loaded + duplicates +
-    quarantined, always. An event_id seen with different payloads is a conflict: all of its
-    rows are quarantined, so it is never billed twice and never dropped silently. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='received_no',
+    tags=['daily'],
+) }}
+
+{#- Every received event gets one status (docs/billing-rules.md §7.3): loaded, duplicate (the
+    same event id and payload again) or quarantined with the first reason that applies, in
+    this order: missing_event_id, conflicting_event_id, (duplicate), missing_event_name,
+    unknown_customer, unparseable_timestamp, properties_not_a_json_object, then what a
+    metric found in the value it reads: value_out_of_range, non_numeric_value,
+    missing_numeric_property. received = loaded + duplicates + quarantined, always.
+
+    Incremental: a run classifies the rows that arrived, again every copy of an event id
+    that got a new copy (a later conflict quarantines the copy loaded earlier), and again
+    every row whose customer was added or removed since. classified_in_seq numbers the
+    classification that last touched a row (var classification_seq), so metering
+    re-aggregates exactly the days that changed (golive/usage.py). -#}
 with events as (
 
-    select
-        *,
-        row_number() over (partition by event_id, payload order by received_no) as copy_no
-    from {{ ref('stg_usage_events') }}
+    select * from {{ ref('stg_usage_events') }}
 
 ),
 
 event_ids as (
 
-    select
-        event_id,
-        min(payload) <> max(payload) as is_conflict
-    from events
-    where event_id is not null
-    group by event_id
+    select * from {{ ref('int_usage_event_ids') }}
 
 ),
 
 customers as (
 
     select customer_id from {{ ref('stg_customers') }}
-    where rejection_reason is null
+    where status = 'accepted'
 
 ),
 
-numeric_metrics as (
+{% if is_incremental() %}
+previous as (
 
-    select metric_id, event_name, property
-    from {{ source('raw', 'plan_metrics') }}
-    where reads_number
-
-),
-
-metric_filters as (
-
-    select * from {{ source('raw', 'plan_metric_filters') }}
+    select coalesce(max(received_no), 0) as received_no from {{ this }}
 
 ),
 
--- the events a numeric metric will read, and whether its property is there and a number
-numeric_reads as (
+targets as (
+
+    select received_no from events
+    where received_no > (select previous.received_no from previous)
+    union
+    select events.received_no from events
+    inner join event_ids on events.event_id = event_ids.event_id
+    where event_ids.last_received_no > (select previous.received_no from previous)
+    union
+    select received_no from {{ this }}
+    where reason = 'unknown_customer'
+        and customer_id in (select customers.customer_id from customers)
+    union
+    select received_no from {{ this }}
+    where status = 'loaded'
+        and customer_id not in (select customers.customer_id from customers)
+
+),
+
+target_events as (
+
+    select events.* from events
+    inner join targets on events.received_no = targets.received_no
+
+),
+{% else %}
+target_events as (
+
+    select * from events
+
+),
+{% endif %}
+
+value_problems as (
 
     select
-        events.received_no,
-        max(case when {{ golive.json_text('events.properties', 'numeric_metrics.property') }} is null
-            then 1 else 0 end) as has_missing,
-        max(case
-            when {{ golive.json_text('events.properties', 'numeric_metrics.property') }} is not null
-                and {{ golive.try_decimal(golive.json_text('events.properties', 'numeric_metrics.property')) }} is null
-            then 1 else 0 end) as has_non_numeric
-    from events
-    inner join numeric_metrics on events.event_name = numeric_metrics.event_name
-    where events.properties is not null
-        and not exists (
-            select 1 from metric_filters
-            where metric_filters.metric_id = numeric_metrics.metric_id
-                and coalesce({{ golive.json_text('events.properties', 'metric_filters.property') }}, '')
-                <> metric_filters.value
-        )
-    group by events.received_no
+        received_no,
+        max(case value_problem
+            when 'value_out_of_range' then 3
+            when 'non_numeric_value' then 2
+            when 'missing_numeric_property' then 1
+            else 0
+        end) as worst
+    from {{ ref('stg_usage_metric_values') }}
+    where value_problem is not null
+    {% if is_incremental() %}
+        and received_no in (select target_events.received_no from target_events)
+    {% endif %}
+    group by received_no
 
 ),
 
 classified as (
 
     select
-        events.*,
+        target_events.received_no,
+        target_events.batch_no,
+        target_events.event_id,
+        target_events.customer_id,
+        target_events.event_day,
         case
-            when events.event_id is null then 'missing_event_id'
+            when target_events.event_id is null then 'missing_event_id'
             when event_ids.is_conflict then 'conflicting_event_id'
-            when events.copy_no > 1 then null
-            when events.event_name is null then 'missing_event_name'
-            when events.customer_id is null
-                or events.customer_id not in (select customers.customer_id from customers)
+            when target_events.received_no <> event_ids.first_received_no then null
+            when target_events.event_name is null then 'missing_event_name'
+            when target_events.customer_id is null
+                or target_events.customer_id not in (select customers.customer_id from customers)
                 then 'unknown_customer'
-            when events.event_at is null then 'unparseable_timestamp'
-            when events.properties is null then 'properties_not_a_json_object'
-            when numeric_reads.has_non_numeric = 1 then 'non_numeric_value'
-            when numeric_reads.has_missing = 1 then 'missing_numeric_property'
-        end as reason
-    from events
-    left join event_ids on events.event_id = event_ids.event_id
-    left join numeric_reads on events.received_no = numeric_reads.received_no
+            when target_events.event_at is null then 'unparseable_timestamp'
+            when target_events.properties is null then 'properties_not_a_json_object'
+            when value_problems.worst = 3 then 'value_out_of_range'
+            when value_problems.worst = 2 then 'non_numeric_value'
+            when value_problems.worst = 1 then 'missing_numeric_property'
+        end as reason,
+        target_events.event_id is not null
+            and not event_ids.is_conflict
+            and target_events.received_no <> event_ids.first_received_no as is_repeat
+    from target_events
+    left join event_ids on target_events.event_id = event_ids.event_id
+    left join value_problems on target_events.received_no = value_problems.received_no
 
 ),
 
@@ -94,19 +130,17 @@ final as (
 
     select
         received_no,
+        batch_no,
         event_id,
         customer_id,
-        event_name,
-        event_at,
-        properties,
-        timestamp_text,
-        properties_text,
+        event_day,
         case
+            when is_repeat then 'duplicate'
             when reason is not null then 'quarantined'
-            when copy_no > 1 then 'duplicate'
             else 'loaded'
         end as status,
-        reason
+        case when not is_repeat then reason end as reason,
+        cast({{ var('classification_seq', 0) }} as {{ dbt.type_bigint() }}) as classified_in_seq
     from classified
 
 )

@@ -1,12 +1,16 @@
-{{ config(schema='quarantine', alias='usage_events') }}
+{{ config(schema='quarantine', alias='usage_events', materialized='view', tags=['daily']) }}
 
-{#- Rejected usage events, as received, each with its reason. -#}
+{#- Rejected usage events, as received, each with its reason (docs/billing-rules.md §7.3). -#}
 select
-    event_id,
-    customer_id,
-    event_name,
-    timestamp_text as "timestamp",
-    properties_text as properties,
-    reason
-from {{ ref('int_usage_events_classified') }}
-where status = 'quarantined'
+    events.received_no,
+    events.batch_no,
+    events.event_id,
+    events.customer_id,
+    events.event_name,
+    events.timestamp_text as "timestamp",
+    events.properties_text as properties,
+    classified.reason
+from {{ ref('int_usage_events_classified') }} as classified
+inner join {{ ref('stg_usage_events') }} as events
+    on classified.received_no = events.received_no
+where classified.status = 'quarantined'

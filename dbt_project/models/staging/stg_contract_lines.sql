@@ -1,39 +1,29 @@
+{#- Contract lines typed, each row accepted or quarantined with the first reason that applies
+    (docs/billing-rules.md §11.3). Two identical lines are two lines (a contract may buy one
+    product twice). line_no numbers a contract's accepted lines from its input alone: by
+    product, then by every other column's text, byte-wise, the same on every warehouse. -#}
 with source as (
 
     select * from {{ source('raw', 'contract_lines') }}
 
 ),
 
-typed as (
+cleaned as (
 
     select
-        trim(contract_id) as contract_id,
-        trim(product_id) as product_id,
-        row_number() over (
-            partition by trim(contract_id) order by trim(product_id), quantity, billing_timing
-        ) as line_no,
-        {{ golive.try_decimal('quantity') }} as quantity,
-        lower(nullif(trim(billing_timing), '')) as billing_timing_given,
-        coalesce({{ golive.try_decimal('free_units') }}, 0) as free_units,
-        coalesce({{ golive.try_decimal('discount_percent') }}, 0) as discount_percent,
-        coalesce({{ golive.try_decimal('discount_amount') }}, 0) as discount_amount,
-        coalesce({{ golive.try_decimal('minimum_commitment') }}, 0) as minimum_commitment,
-        lower(trim(coalesce(skip_zero, ''))) in ('true', '1', 'yes', 't') as skip_zero,
-        nullif(trim(price_override), '') as price_override,
-        case when nullif(trim(price_override), '') is not null
-            then {{ dbt.concat(["'override:'", "md5(trim(price_override))"]) }}
-        end as override_pricing_id,
-        {{ golive.try_date('start_date') }} as start_date,
-        {{ golive.try_date('end_date') }} as end_date,
-        lower(trim(coalesce(prorate_commitment, ''))) in ('true', '1', 'yes', 't')
-            as prorate_commitment,
-        source.start_date as start_date_text,
-        source.end_date as end_date_text,
-        source.quantity as quantity_text,
-        source.free_units as free_units_text,
-        source.discount_percent as discount_percent_text,
-        source.discount_amount as discount_amount_text,
-        source.minimum_commitment as minimum_commitment_text
+        {{ golive.blank_as_null('contract_id') }} as contract_id,
+        {{ golive.blank_as_null('product_id') }} as product_id,
+        {{ golive.blank_as_null('quantity') }} as quantity_text,
+        lower({{ golive.blank_as_null('billing_timing') }}) as billing_timing_given,
+        {{ golive.blank_as_null('free_units') }} as free_units_text,
+        {{ golive.blank_as_null('discount_percent') }} as discount_percent_text,
+        {{ golive.blank_as_null('discount_amount') }} as discount_amount_text,
+        {{ golive.blank_as_null('minimum_commitment') }} as minimum_commitment_text,
+        lower({{ golive.blank_as_null('skip_zero') }}) as skip_zero_text,
+        price_override as price_override_text,
+        {{ golive.blank_as_null('start_date') }} as start_date_text,
+        {{ golive.blank_as_null('end_date') }} as end_date_text,
+        lower({{ golive.blank_as_null('prorate_commitment') }}) as prorate_commitment_text
     from source
 
 ),
@@ -41,7 +31,7 @@ typed as (
 contracts as (
 
     select contract_id from {{ ref('stg_contracts') }}
-    where rejection_reason is null
+    where status = 'accepted'
 
 ),
 
@@ -52,46 +42,109 @@ products as (
 
 ),
 
+overrides as (
+
+    select override_text, pricing_id from {{ source('raw', 'price_overrides') }}
+
+),
+
 override_rejections as (
 
-    select * from {{ source('raw', 'price_override_rejections') }}
+    select override_text, reason, detail from {{ source('raw', 'price_override_rejections') }}
+
+),
+
+typed as (
+
+    select
+        cleaned.*,
+        {{ golive.try_decimal('quantity_text') }} as quantity,
+        coalesce({{ golive.try_decimal('free_units_text') }}, 0) as free_units,
+        coalesce({{ golive.try_decimal('discount_percent_text') }}, 0) as discount_percent,
+        coalesce({{ golive.try_decimal('discount_amount_text') }}, 0) as discount_amount,
+        coalesce({{ golive.try_decimal('minimum_commitment_text') }}, 0) as minimum_commitment,
+        coalesce(skip_zero_text in ('true', '1', 'yes', 't'), false) as skip_zero,
+        coalesce(prorate_commitment_text in ('true', '1', 'yes', 't'), false) as prorate_commitment,
+        {{ golive.try_date('start_date_text') }} as start_date,
+        {{ golive.try_date('end_date_text') }} as end_date,
+        overrides.pricing_id as override_pricing_id,
+        override_rejections.reason as override_rejection,
+        override_rejections.detail as override_detail,
+        products.product_id as known_product_id,
+        products.model as product_model,
+        {{ golive.row_text([
+            'quantity_text', 'billing_timing_given', 'free_units_text', 'discount_percent_text',
+            'discount_amount_text', 'minimum_commitment_text', 'skip_zero_text',
+            'price_override_text', 'start_date_text', 'end_date_text', 'prorate_commitment_text'
+        ]) }} as row_text
+    from cleaned
+    left join products on cleaned.product_id = products.product_id
+    left join overrides on cleaned.price_override_text = overrides.override_text
+    left join override_rejections on cleaned.price_override_text = override_rejections.override_text
+
+),
+
+checked as (
+
+    select
+        typed.*,
+        case
+            when billing_timing_given is not null then billing_timing_given
+            when product_model = 'flat_fee' then 'advance'
+            else 'arrears'
+        end as billing_timing,
+        case
+            when contract_id is null then 'missing_contract_id'
+            when product_id is null then 'missing_product_id'
+            when contract_id not in (select contracts.contract_id from contracts) then 'unknown_contract'
+            when known_product_id is null then 'unknown_product'
+            when billing_timing_given not in ('advance', 'arrears') then 'unknown_billing_timing'
+            when start_date_text is not null and start_date is null then 'unparseable_start_date'
+            when end_date_text is not null and end_date is null then 'unparseable_end_date'
+            when end_date < start_date then 'end_date_before_start_date'
+            when override_rejection is not null then override_rejection
+            else coalesce(
+                {{ golive.number_problem_between('quantity_text', 0, 999999999999999.9999999999) }},
+                {{ golive.number_problem_between('free_units_text', 0, 999999999999999.9999999999) }},
+                {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
+                {{ golive.number_problem_between('discount_amount_text', 0, 999999999999.9999999999) }},
+                {{ golive.number_problem_between('minimum_commitment_text', 0, 999999999999.9999999999) }}
+            )
+        end as rejection_reason
+    from typed
 
 ),
 
 final as (
 
     select
-        typed.*,
-        case
-            when typed.billing_timing_given is not null then typed.billing_timing_given
-            when products.model = 'flat_fee' then 'advance'
-            else 'arrears'
-        end as billing_timing,
-        case
-            when typed.contract_id not in (select contracts.contract_id from contracts) then 'unknown_contract'
-            when products.product_id is null then 'unknown_product'
-            when typed.billing_timing_given not in ('advance', 'arrears') then 'unknown_billing_timing'
-            when (nullif(trim(typed.quantity_text), '') is not null and typed.quantity is null)
-                or (nullif(trim(typed.free_units_text), '') is not null
-                    and {{ golive.try_decimal('typed.free_units_text') }} is null)
-                or (nullif(trim(typed.discount_percent_text), '') is not null
-                    and {{ golive.try_decimal('typed.discount_percent_text') }} is null)
-                or (nullif(trim(typed.discount_amount_text), '') is not null
-                    and {{ golive.try_decimal('typed.discount_amount_text') }} is null)
-                or (nullif(trim(typed.minimum_commitment_text), '') is not null
-                    and {{ golive.try_decimal('typed.minimum_commitment_text') }} is null)
-                then 'non_numeric_amount'
-            when nullif(trim(typed.start_date_text), '') is not null and typed.start_date is null
-                then 'unparseable_start_date'
-            when nullif(trim(typed.end_date_text), '') is not null and typed.end_date is null
-                then 'unparseable_end_date'
-            when typed.end_date < typed.start_date then 'end_date_before_start_date'
-            when override_rejections.reason is not null then override_rejections.reason
-        end as rejection_reason
-    from typed
-    left join products on typed.product_id = products.product_id
-    left join override_rejections on typed.override_pricing_id = override_rejections.pricing_id
+        checked.*,
+        case when rejection_reason is null then row_number() over (
+            partition by contract_id, rejection_reason is null
+            order by {{ golive.binary_order('product_id') }}, {{ golive.binary_order('row_text') }}
+        ) end as line_no
+    from checked
 
 )
 
-select * from final
+select
+    contract_id,
+    product_id,
+    line_no,
+    quantity,
+    billing_timing_given,
+    billing_timing,
+    free_units,
+    discount_percent,
+    discount_amount,
+    minimum_commitment,
+    skip_zero,
+    price_override_text as price_override,
+    override_pricing_id,
+    start_date,
+    end_date,
+    prorate_commitment,
+    rejection_reason,
+    case when rejection_reason = override_rejection then override_detail end as rejection_detail,
+    case when rejection_reason is null then 'accepted' else 'quarantined' end as status
+from final

@@ -1,42 +1,89 @@
+{#- Contracts typed, each row with its status (docs/billing-rules.md §11.2): accepted, a
+    duplicate (an identical repeat, kept once) or quarantined with the first reason that
+    applies. A contract id on rows that differ is ambiguous: every copy is quarantined
+    (conflicting_contract_id) and its lines become unknown_contract; no copy is picked. -#}
 with source as (
 
     select * from {{ source('raw', 'contracts') }}
 
 ),
 
-typed as (
+cleaned as (
 
     select
-        trim(contract_id) as contract_id,
-        trim(customer_id) as customer_id,
-        {{ golive.try_date('start_date') }} as start_date,
-        {{ golive.try_date('end_date') }} as end_date,
-        upper(trim(currency)) as currency,
-        upper(trim(billing_period)) as billing_period,
-        case upper(trim(billing_period)) when 'P1M' then 1 when 'P3M' then 3 when 'P1Y' then 12 end
-            as months_per_period,
-        coalesce({{ golive.try_date('billing_anchor_date') }}, {{ golive.try_date('start_date') }})
-            as billing_anchor_date,
-        coalesce({{ golive.try_decimal('discount_percent') }}, 0) as discount_percent,
-        coalesce({{ golive.try_decimal('minimum_commitment') }}, 0) as minimum_commitment,
-        coalesce({{ golive.try_decimal('prepaid_credit') }}, 0) as prepaid_credit,
-        {{ golive.try_decimal('tax_rate_percent') }} as tax_rate_percent,
-        source.start_date as start_date_text,
-        source.end_date as end_date_text,
-        source.billing_anchor_date as billing_anchor_date_text,
-        source.discount_percent as discount_percent_text,
-        source.minimum_commitment as minimum_commitment_text,
-        source.prepaid_credit as prepaid_credit_text,
-        source.tax_rate_percent as tax_rate_percent_text,
-        row_number() over (partition by trim(contract_id) order by source.start_date) as copy_no
+        {{ golive.blank_as_null('contract_id') }} as contract_id,
+        {{ golive.blank_as_null('customer_id') }} as customer_id,
+        {{ golive.blank_as_null('start_date') }} as start_date_text,
+        {{ golive.blank_as_null('end_date') }} as end_date_text,
+        upper({{ golive.blank_as_null('currency') }}) as currency,
+        upper({{ golive.blank_as_null('billing_period') }}) as billing_period,
+        {{ golive.blank_as_null('billing_anchor_date') }} as billing_anchor_date_text,
+        {{ golive.blank_as_null('discount_percent') }} as discount_percent_text,
+        {{ golive.blank_as_null('minimum_commitment') }} as minimum_commitment_text,
+        {{ golive.blank_as_null('prepaid_credit') }} as prepaid_credit_text,
+        {{ golive.blank_as_null('tax_rate_percent') }} as tax_rate_percent_text
     from source
+
+),
+
+fingerprinted as (
+
+    select
+        cleaned.*,
+        {{ golive.row_text([
+            'customer_id', 'start_date_text', 'end_date_text', 'currency', 'billing_period',
+            'billing_anchor_date_text', 'discount_percent_text', 'minimum_commitment_text',
+            'prepaid_credit_text', 'tax_rate_percent_text'
+        ]) }} as row_text
+    from cleaned
+
+),
+
+keys as (
+
+    select
+        contract_id,
+        count(distinct row_text) as versions
+    from fingerprinted
+    where contract_id is not null
+    group by contract_id
+
+),
+
+numbered as (
+
+    select
+        fingerprinted.*,
+        keys.versions,
+        row_number() over (partition by fingerprinted.contract_id order by fingerprinted.row_text)
+            as copy_no
+    from fingerprinted
+    left join keys on fingerprinted.contract_id = keys.contract_id
 
 ),
 
 customers as (
 
     select customer_id from {{ ref('stg_customers') }}
-    where rejection_reason is null
+    where status = 'accepted'
+
+),
+
+typed as (
+
+    select
+        numbered.*,
+        {{ golive.try_date('start_date_text') }} as start_date,
+        {{ golive.try_date('end_date_text') }} as end_date,
+        coalesce({{ golive.try_date('billing_anchor_date_text') }}, {{ golive.try_date('start_date_text') }})
+            as billing_anchor_date,
+        case billing_period when 'P1M' then 1 when 'P3M' then 3 when 'P1Y' then 12 end
+            as months_per_period,
+        coalesce({{ golive.try_decimal('discount_percent_text') }}, 0) as discount_percent,
+        coalesce({{ golive.try_decimal('minimum_commitment_text') }}, 0) as minimum_commitment,
+        coalesce({{ golive.try_decimal('prepaid_credit_text') }}, 0) as prepaid_credit,
+        {{ golive.try_decimal('tax_rate_percent_text') }} as tax_rate_percent
+    from numbered
 
 ),
 
@@ -45,30 +92,52 @@ final as (
     select
         typed.*,
         case
-            when contract_id is null or contract_id = '' then 'missing_contract_id'
-            when copy_no > 1 then 'duplicate_contract_id'
-            when typed.customer_id not in (select customers.customer_id from customers) then 'unknown_customer'
+            when contract_id is null then 'missing_contract_id'
+            when versions > 1 then 'conflicting_contract_id'
+            when copy_no > 1 then null
+            when customer_id is null then 'missing_customer_id'
+            when currency is null then 'missing_currency'
+            when currency not in (select known.currency from {{ source('raw', 'currencies') }} as known)
+                then 'unknown_currency'
+            when customer_id not in (select customers.customer_id from customers) then 'unknown_customer'
             when start_date is null then 'unparseable_start_date'
-            when nullif(trim(end_date_text), '') is not null and end_date is null
-                then 'unparseable_end_date'
-            when end_date < start_date then 'end_date_before_start_date'
-            when nullif(trim(billing_anchor_date_text), '') is not null
+            when end_date_text is not null and end_date is null then 'unparseable_end_date'
+            when billing_anchor_date_text is not null
                 and {{ golive.try_date('billing_anchor_date_text') }} is null
                 then 'unparseable_billing_anchor_date'
+            when end_date < start_date then 'end_date_before_start_date'
             when months_per_period is null then 'unknown_billing_period'
-            when typed.currency not in (select known.currency from {{ source('raw', 'currencies') }} as known)
-                then 'unknown_currency'
-            when (nullif(trim(discount_percent_text), '') is not null
-                    and {{ golive.try_decimal('discount_percent_text') }} is null)
-                or (nullif(trim(minimum_commitment_text), '') is not null
-                    and {{ golive.try_decimal('minimum_commitment_text') }} is null)
-                or (nullif(trim(prepaid_credit_text), '') is not null
-                    and {{ golive.try_decimal('prepaid_credit_text') }} is null)
-                or (nullif(trim(tax_rate_percent_text), '') is not null and tax_rate_percent is null)
-                then 'non_numeric_amount'
+            else coalesce(
+                {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
+                {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }},
+                {{ golive.number_problem_between('minimum_commitment_text', 0, 999999999999.9999999999) }},
+                {{ golive.number_problem_between('prepaid_credit_text', 0, 999999999999.9999999999) }}
+            )
         end as rejection_reason
     from typed
 
 )
 
-select * from final
+select
+    contract_id,
+    customer_id,
+    start_date,
+    end_date,
+    currency,
+    billing_period,
+    months_per_period,
+    billing_anchor_date,
+    discount_percent,
+    minimum_commitment,
+    prepaid_credit,
+    tax_rate_percent,
+    start_date_text,
+    end_date_text,
+    billing_anchor_date_text,
+    rejection_reason,
+    case
+        when contract_id is not null and versions = 1 and copy_no > 1 then 'duplicate'
+        when rejection_reason is not null then 'quarantined'
+        else 'accepted'
+    end as status
+from final

@@ -1,31 +1,67 @@
-{#- Usage events typed: timestamps parsed to UTC (offsets converted), properties checked as a
-    JSON object. Nothing is dropped here: int_usage_events_classified decides each row's fate. -#}
-with source as (
+{{ config(materialized='incremental', incremental_strategy='append', tags=['daily']) }}
+
+{#- Every usage event as received, typed by the rules of docs/billing-rules.md §10: the
+    timestamp as a UTC instant and as a day of the plan's time zone, the properties when they
+    are a JSON object. Nothing is dropped or decided here (int_usage_events_classified does).
+    Incremental: each run types the rows that arrived since the last (raw.usage_events is
+    appended to, and _received_no only grows); a full reload of the source rebuilds it. -#}
+with settings as (
+
+    select timezone from {{ source('raw', 'plan_settings') }}
+
+),
+
+source as (
 
     select * from {{ source('raw', 'usage_events') }}
+    {% if is_incremental() %}
+        where _received_no > (select coalesce(max(received_no), 0) from {{ this }})
+    {% endif %}
+
+),
+
+cleaned as (
+
+    select
+        _received_no as received_no,
+        _batch as batch_no,
+        {{ golive.blank_as_null('event_id') }} as event_id,
+        {{ golive.blank_as_null('customer_id') }} as customer_id,
+        {{ golive.blank_as_null('event_name') }} as event_name,
+        "timestamp" as timestamp_text,
+        properties as properties_text,
+        {{ golive.timestamp_parts('"timestamp"') }} as timestamp_parts
+    from source
 
 ),
 
 typed as (
 
     select
-        row_number() over () as received_no,
-        nullif(trim(event_id), '') as event_id,
-        nullif(trim(customer_id), '') as customer_id,
-        nullif(trim(event_name), '') as event_name,
-        "timestamp" as timestamp_text,
-        properties as properties_text,
-        {{ golive.try_timestamp_utc('"timestamp"') }} as event_at,
+        received_no,
+        batch_no,
+        event_id,
+        customer_id,
+        event_name,
+        timestamp_text,
+        properties_text,
+        {{ golive.timestamp_from_parts('timestamp_parts') }} as event_at,
         case
-            when properties is null or trim(properties) = '' then '{}'
-            when {{ golive.is_json_object('properties') }} then properties
-        end as properties,
-        {{ dbt.concat([
-            "coalesce(customer_id, '')", "'|'", "coalesce(event_name, '')", "'|'",
-            "coalesce(\"timestamp\", '')", "'|'", "coalesce(properties, '')"
-        ]) }} as payload
-    from source
+            when properties_text is null or trim(properties_text) = '' then '{}'
+            when {{ golive.is_json_object('properties_text') }} then properties_text
+        end as properties
+    from cleaned
+
+),
+
+final as (
+
+    select
+        typed.*,
+        cast({{ golive.utc_to_zone('typed.event_at', 'settings.timezone') }} as date) as event_day
+    from typed
+    cross join settings
 
 )
 
-select * from typed
+select * from final

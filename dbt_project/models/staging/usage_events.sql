@@ -1,25 +1,16 @@
-{{ config(schema='sandbox', materialized='view') }}
+{{ config(schema='sandbox', materialized='view', tags=['daily']) }}
 
-{#- Accepted usage events: deduplicated, timestamps in UTC and in the plan's time zone. -#}
-with settings as (
-
-    select timezone from {{ source('raw', 'plan_settings') }}
-
-),
-
-final as (
-
-    select
-        events.event_id,
-        events.customer_id,
-        events.event_name,
-        events.event_at,
-        {{ golive.utc_to_zone('events.event_at', 'settings.timezone') }} as event_at_local,
-        events.properties
-    from {{ ref('int_usage_events_classified') }} as events
-    cross join settings
-    where events.status = 'loaded'
-
-)
-
-select * from final
+{#- Accepted usage events: one row per event (duplicates and quarantined rows left out), the
+    instant in UTC, the day in the plan's time zone. -#}
+select
+    events.received_no,
+    events.event_id,
+    events.customer_id,
+    events.event_name,
+    events.event_at,
+    events.event_day,
+    events.properties
+from {{ ref('int_usage_events_classified') }} as classified
+inner join {{ ref('stg_usage_events') }} as events
+    on classified.received_no = events.received_no
+where classified.status = 'loaded'

@@ -1,0 +1,225 @@
+{#- Reading text as numbers, dates, timestamps and JSON: ONE rule for every warehouse
+    (docs/billing-rules.md §10). Each engine's own casts accept different things (PostgreSQL
+    takes '10:00:60', DuckDB takes year 0000, DuckDB's JSON reader takes NaN and trailing
+    commas), so nothing here relies on an engine's leniency: the shape is checked by a regular
+    expression both engines read the same way, the ranges are checked explicitly, and only then
+    is a canonical text cast. -#}
+
+{#- A trimmed text, NULL when it is empty. -#}
+{% macro blank_as_null(text) -%}
+    nullif(trim({{ text }}), '')
+{%- endmacro %}
+
+{#- True when a text matches a regular expression (a pattern both engines read alike). -#}
+{% macro matches(text, pattern) -%}
+    {{ return(adapter.dispatch('matches', 'golive')(text, pattern)) }}
+{%- endmacro %}
+{% macro default__matches(text, pattern) -%}
+    ({{ text }} ~ '{{ pattern }}')
+{%- endmacro %}
+{% macro duckdb__matches(text, pattern) -%}
+    regexp_full_match({{ text }}, '{{ pattern }}')
+{%- endmacro %}
+
+{#- §10.2: a number is [+-] digits [. digits] [e|E [+-] 1-4 digits] (or .digits). -#}
+{% macro number_pattern() -%}^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,4})?${%- endmacro %}
+
+{#- A text as an exact decimal(38, 10) (rounded half away from zero at 10 places), or NULL
+    when it is not a number or too large for decimal(38, 10). -#}
+{% macro try_decimal(text) -%}
+    {{ return(adapter.dispatch('try_decimal', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__try_decimal(text) -%}
+    case when {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }} then
+        case when abs(cast(trim({{ text }}) as numeric)) < 1e27
+            then cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
+    end
+{%- endmacro %}
+{% macro duckdb__try_decimal(text) -%}
+    case when {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
+        then try_cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
+{%- endmacro %}
+
+{#- Why a text is not a usable number below ``bound`` (an exclusive bound on |value|):
+    'non_numeric_value', 'value_out_of_range', or NULL when it is fine (or NULL). -#}
+{% macro number_problem(text, bound) -%}
+    case
+        when {{ text }} is null then null
+        when not {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
+            then 'non_numeric_value'
+        when {{ golive.try_decimal(text) }} is null then 'value_out_of_range'
+        when abs({{ golive.try_decimal(text) }}) >= {{ bound }} then 'value_out_of_range'
+    end
+{%- endmacro %}
+
+{#- A number that must lie in [low, high] (both inclusive): the problem, or NULL. -#}
+{% macro number_problem_between(text, low, high) -%}
+    case
+        when {{ text }} is null then null
+        when not {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
+            then 'non_numeric_value'
+        when {{ golive.try_decimal(text) }} is null then 'value_out_of_range'
+        when {{ golive.try_decimal(text) }} < {{ low }} or {{ golive.try_decimal(text) }} > {{ high }}
+            then 'value_out_of_range'
+    end
+{%- endmacro %}
+
+{#- Year, month and day (integers) form a real date of years 1..9999. -#}
+{% macro valid_ymd(year, month, day) -%}
+    ({{ year }} between 1 and 9999
+        and {{ month }} between 1 and 12
+        and {{ day }} between 1 and case
+            when {{ month }} in (1, 3, 5, 7, 8, 10, 12) then 31
+            when {{ month }} in (4, 6, 9, 11) then 30
+            when ({{ year }} % 4 = 0 and {{ year }} % 100 <> 0) or {{ year }} % 400 = 0 then 29
+            else 28
+        end)
+{%- endmacro %}
+
+{#- §10.4: a text YYYY-MM-DD as a date, or NULL. -#}
+{% macro try_date(text) -%}
+    case when {{ golive.matches('trim(' ~ text ~ ')', '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') }} then
+        case when {{ golive.valid_ymd(
+            'cast(substr(trim(' ~ text ~ '), 1, 4) as integer)',
+            'cast(substr(trim(' ~ text ~ '), 6, 2) as integer)',
+            'cast(substr(trim(' ~ text ~ '), 9, 2) as integer)') }}
+            then cast(trim({{ text }}) as date) end
+    end
+{%- endmacro %}
+
+{#- §10.3, the timestamp rule. Groups: 1 year, 2 month, 3 day, 4 hour, 5 minute, 6 second,
+    7 fraction (1-9 digits), 8 zone (Z, z, ±HH, ±HHMM, ±HH:MM; one space may precede it). -#}
+{% macro timestamp_pattern() -%}
+^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.]([0-9]{1,9}))?)? ?([Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?$
+{%- endmacro %}
+
+{#- The groups of the timestamp rule in one evaluation (a column to alias in a CTE), and one
+    group of it (NULL when absent). -#}
+{% macro timestamp_parts(text) -%}
+    {{ return(adapter.dispatch('timestamp_parts', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__timestamp_parts(text) -%}
+    regexp_match(trim({{ text }}), '{{ golive.timestamp_pattern() }}')
+{%- endmacro %}
+{% macro duckdb__timestamp_parts(text) -%}
+    regexp_extract(trim({{ text }}), '{{ golive.timestamp_pattern() }}',
+        ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'])
+{%- endmacro %}
+{% macro timestamp_part(parts, n) -%}
+    {{ return(adapter.dispatch('timestamp_part', 'golive')(parts, n)) }}
+{%- endmacro %}
+{% macro default__timestamp_part(parts, n) -%}
+    {{ parts }}[{{ n }}]
+{%- endmacro %}
+{% macro duckdb__timestamp_part(parts, n) -%}
+    nullif({{ parts }}.{{ ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'][n - 1] }}, '')
+{%- endmacro %}
+
+{#- The UTC instant (a timestamp without time zone) the parts of the rule name, or NULL when
+    the text did not match or a part is out of range (month 13, 30 February, hour 24, second
+    60, offset hour 24 …). Fraction digits beyond microseconds are dropped; no zone is UTC. -#}
+{% macro timestamp_from_parts(parts) -%}
+    {%- set y = 'cast(' ~ golive.timestamp_part(parts, 1) ~ ' as integer)' -%}
+    {%- set mo = 'cast(' ~ golive.timestamp_part(parts, 2) ~ ' as integer)' -%}
+    {%- set d = 'cast(' ~ golive.timestamp_part(parts, 3) ~ ' as integer)' -%}
+    {%- set h = 'coalesce(cast(' ~ golive.timestamp_part(parts, 4) ~ ' as integer), 0)' -%}
+    {%- set mi = 'coalesce(cast(' ~ golive.timestamp_part(parts, 5) ~ ' as integer), 0)' -%}
+    {%- set s = 'coalesce(cast(' ~ golive.timestamp_part(parts, 6) ~ ' as integer), 0)' -%}
+    {%- set z = golive.timestamp_part(parts, 8) -%}
+    {%- set zone_digits = "replace(" ~ z ~ ", ':', '')" -%}
+    {%- set zone_hours = 'cast(substr(' ~ z ~ ', 2, 2) as integer)' -%}
+    {%- set zone_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then cast(substr(' ~ zone_digits ~ ', 4, 2) as integer) else 0 end' -%}
+    case when {{ golive.timestamp_part(parts, 1) }} is not null then
+        case when {{ golive.valid_ymd(y, mo, d) }} and {{ h }} <= 23 and {{ mi }} <= 59 and {{ s }} <= 59
+            and ({{ z }} is null or upper({{ z }}) = 'Z' or ({{ zone_hours }} <= 23 and {{ zone_minutes }} <= 59))
+        then {{ dbt.dateadd(
+            'minute',
+            "case when " ~ z ~ " is null or upper(" ~ z ~ ") = 'Z' then 0 when substr(" ~ z ~ ", 1, 1) = '-' then "
+                ~ zone_hours ~ " * 60 + " ~ zone_minutes ~ " else -(" ~ zone_hours ~ " * 60 + " ~ zone_minutes ~ ") end",
+            "cast(" ~ dbt.concat([
+                golive.timestamp_part(parts, 1), "'-'", golive.timestamp_part(parts, 2), "'-'",
+                golive.timestamp_part(parts, 3), "' '",
+                "coalesce(" ~ golive.timestamp_part(parts, 4) ~ ", '00')", "':'",
+                "coalesce(" ~ golive.timestamp_part(parts, 5) ~ ", '00')", "':'",
+                "coalesce(" ~ golive.timestamp_part(parts, 6) ~ ", '00')", "'.'",
+                "rpad(coalesce(substr(" ~ golive.timestamp_part(parts, 7) ~ ", 1, 6), ''), 6, '0')"
+            ]) ~ " as timestamp)") }}
+        end
+    end
+{%- endmacro %}
+
+{#- §10.6: true when a text is a JSON object by RFC 8259 (no NaN or Infinity, no trailing
+    comma, no \u0000) with no top-level key twice (which value would count is a guess). -#}
+{% macro is_json_object(text) -%}
+    {{ return(adapter.dispatch('is_json_object', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__is_json_object(text) -%}
+    (golive_try_json({{ text }}) is not null)
+{%- endmacro %}
+{% macro duckdb__is_json_object(text) -%}
+    (case when coalesce(json_valid({{ text }}), false) and json_type({{ text }}) = 'OBJECT' then
+        len(json_keys({{ text }})) = len(list_distinct(json_keys({{ text }})))
+        and (
+            -- DuckDB's reader is lenient where RFC 8259 is not: look at the text outside its
+            -- strings, but only when a lenient construct could be there at all
+            not regexp_matches({{ text }}, '(?i)nan|inf|,[[:space:]]*[]}]|\\u0000')
+            or not regexp_matches(
+                regexp_replace({{ text }}, '"([^"\\]|\\.)*"', '""', 'g'),
+                '(?i)nan|inf|,[[:space:]]*[]}]')
+            and not regexp_matches({{ text }}, '(?i)\\u0000')
+        )
+    else false end)
+{%- endmacro %}
+
+{#- A top-level property of a JSON object, as text, exactly as written: a string's value, a
+    number's digits (1.50 stays 1.50: DuckDB's reader would give the nearest double), true or
+    false; NULL when it is null, missing, an array or an object. ``key`` may be a column. -#}
+{% macro json_text(json, key) -%}
+    {{ return(adapter.dispatch('json_text', 'golive')(json, key)) }}
+{%- endmacro %}
+{% macro default__json_text(json, key) -%}
+    (case when json_typeof(cast({{ json }} as json) -> {{ key }}) in ('string', 'number', 'boolean')
+        then cast({{ json }} as json) ->> {{ key }} end)
+{%- endmacro %}
+{% macro duckdb__json_text(json, key) -%}
+    {%- set path = "'$.\"' || " ~ key ~ " || '\"'" -%}
+    (case json_type({{ json }}, {{ path }})
+        when 'VARCHAR' then json_extract_string({{ json }}, {{ path }})
+        when 'BOOLEAN' then json_extract_string({{ json }}, {{ path }})
+        when 'BIGINT' then json_extract_string({{ json }}, {{ path }})
+        when 'UBIGINT' then json_extract_string({{ json }}, {{ path }})
+        when 'DOUBLE' then coalesce(
+            -- the literal as written, when the text holds this key's number exactly once
+            case when len(list_filter(
+                regexp_extract_all({{ json }}, '"[A-Za-z0-9_.-]+"[[:space:]]*:[[:space:]]*-?[0-9][0-9.eE+-]*'),
+                lambda x: starts_with(x, '"' || {{ key }} || '"'))) = 1
+            then regexp_extract(list_filter(
+                regexp_extract_all({{ json }}, '"[A-Za-z0-9_.-]+"[[:space:]]*:[[:space:]]*-?[0-9][0-9.eE+-]*'),
+                lambda x: starts_with(x, '"' || {{ key }} || '"'))[1], ':[[:space:]]*(.*)$', 1) end,
+            json_extract_string({{ json }}, {{ path }}))
+    end)
+{%- endmacro %}
+
+{#- True when a top-level property is an array or an object (not a number, whatever it holds). -#}
+{% macro json_is_compound(json, key) -%}
+    {{ return(adapter.dispatch('json_is_compound', 'golive')(json, key)) }}
+{%- endmacro %}
+{% macro default__json_is_compound(json, key) -%}
+    coalesce(json_typeof(cast({{ json }} as json) -> {{ key }}) in ('object', 'array'), false)
+{%- endmacro %}
+{% macro duckdb__json_is_compound(json, key) -%}
+    coalesce(json_type({{ json }}, '$."' || {{ key }} || '"') in ('OBJECT', 'ARRAY'), false)
+{%- endmacro %}
+
+{#- An unambiguous text of several columns (each NULL-safe and length-prefixed), so that two
+    rows are equal exactly when every column is: 'C1|x' + 'x' never equals 'C1' + 'x|x'. -#}
+{% macro row_text(columns) -%}
+    {%- set parts = [] -%}
+    {%- for c in columns -%}
+        {%- do parts.append("coalesce(cast(length(" ~ c ~ ") as " ~ dbt.type_string() ~ "), '-')") -%}
+        {%- do parts.append("':'") -%}
+        {%- do parts.append("coalesce(" ~ c ~ ", '')") -%}
+        {%- do parts.append("';'") -%}
+    {%- endfor -%}
+    {{ dbt.concat(parts) }}
+{%- endmacro %}

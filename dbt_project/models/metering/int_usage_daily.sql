@@ -1,0 +1,92 @@
+{{ config(
+    schema='staging',
+    materialized='incremental',
+    incremental_strategy='append',
+    tags=['daily'],
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where exists (select 1 from {{ ref('int_usage_affected_days') }} as affected where affected.customer_id = {{ this }}.customer_id and affected.event_day = {{ this }}.event_day){% endif %}",
+) }}
+
+{#- Usage per customer, metric, group value and day of the plan's time zone, in pieces that
+    add up to any billing period (docs/billing-rules.md §6): counts, sums, minimum, maximum,
+    the latest value, and for weighted_sum the level-microseconds held inside the day plus the
+    first and last instants and the last level, which carries into the next day. A day never
+    straddles a billing period (periods start at local midnights). Incremental: the days in
+    int_usage_affected_days are deleted and aggregated again from their accepted events. -#}
+with affected as (
+
+    select customer_id, event_day from {{ ref('int_usage_affected_days') }}
+
+),
+
+events as (
+
+    select classified.received_no, classified.event_id, classified.customer_id, classified.event_day
+    from {{ ref('int_usage_events_classified') }} as classified
+    {%- if is_incremental() %}
+    inner join affected
+        on classified.customer_id = affected.customer_id
+        and classified.event_day = affected.event_day
+    {%- endif %}
+    where classified.status = 'loaded'
+
+),
+
+valued as (
+
+    select
+        events.customer_id,
+        events.event_day,
+        events.event_id,
+        typed.event_at,
+        metric_values.metric_id,
+        metric_values.aggregation,
+        metric_values.group_value,
+        metric_values.value_number
+    from events
+    inner join {{ ref('stg_usage_events') }} as typed on events.received_no = typed.received_no
+    inner join {{ ref('stg_usage_metric_values') }} as metric_values
+        on events.received_no = metric_values.received_no
+
+),
+
+ordered as (
+
+    select
+        valued.*,
+        row_number() over (
+            partition by customer_id, metric_id, group_value, event_day
+            order by event_at desc, event_id desc
+        ) as recency,
+        {{ golive.epoch_microseconds(
+            "lead(event_at) over (partition by customer_id, metric_id, group_value, event_day"
+            ~ " order by event_at, event_id)") }}
+        - {{ golive.epoch_microseconds('event_at') }} as held_microseconds
+    from valued
+
+),
+
+final as (
+
+    select
+        customer_id,
+        metric_id,
+        group_value,
+        event_day,
+        max(aggregation) as aggregation,
+        count(*) as event_count,
+        sum(value_number) as value_sum,
+        min(value_number) as value_min,
+        max(value_number) as value_max,
+        count(value_number) as value_count,
+        max(case when recency = 1 then event_at end) as last_at,
+        max(case when recency = 1 then event_id end) as last_event_id,
+        max(case when recency = 1 then value_number end) as last_value,
+        min(event_at) as first_at,
+        coalesce({{ golive.level_microseconds('value_number', 'held_microseconds') }}, 0)
+            as held_level_microseconds
+    from ordered
+    group by customer_id, metric_id, group_value, event_day
+
+)
+
+select * from final

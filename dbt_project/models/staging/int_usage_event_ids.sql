@@ -1,0 +1,64 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    tags=['daily'],
+) }}
+
+{#- One row per event id ever received (docs/billing-rules.md §7.2): its first copy (the one
+    that is billed), how many copies arrived, and whether they disagree. Two copies with the
+    same payload are one event; copies whose customer, name, timestamp or properties differ
+    are a conflict, across all history: an id already loaded on an earlier day is a duplicate
+    or a conflict when it arrives again later. Incremental: only the ids of the rows that
+    arrived since the last run are looked at again, with every copy they have. -#}
+with events as (
+
+    select received_no, event_id, customer_id, event_name, timestamp_text, properties_text
+    from {{ ref('stg_usage_events') }}
+    where event_id is not null
+
+),
+
+{% if is_incremental() %}
+arrived as (
+
+    select distinct event_id from events
+    where received_no > (select coalesce(max(last_received_no), 0) from {{ this }})
+
+),
+
+copies as (
+
+    select events.* from events
+    inner join arrived on events.event_id = arrived.event_id
+
+),
+{% else %}
+copies as (
+
+    select * from events
+
+),
+{% endif %}
+
+final as (
+
+    select
+        event_id,
+        min(received_no) as first_received_no,
+        max(received_no) as last_received_no,
+        count(*) as copies,
+        {%- set payload = ['customer_id', 'event_name', 'timestamp_text', 'properties_text'] %}
+        (
+        {%- for column in payload %}
+            min({{ column }}) <> max({{ column }})
+            or (count({{ column }}) > 0 and count({{ column }}) < count(*))
+            {%- if not loop.last %} or{% endif %}
+        {%- endfor %}
+        ) as is_conflict
+    from copies
+    group by event_id
+
+)
+
+select * from final
