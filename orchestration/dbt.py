@@ -82,26 +82,39 @@ class DbtRun:
     errors: list[str] = field(default_factory=list)
 
 
-_PARSED: dict[tuple[str, str, float], Any] = {}
+_PARSED: dict[tuple[str, float], Any] = {}
 
 
 def _parsed_project(env: Mapping[str, str]) -> Any:
-    """dbt's parsed project (a ``Manifest``) for the target ``env`` selects, parsed once per
-    adapter, database and project version: the macros of the target's adapter and the
-    database name (a DuckDB file's stem) are part of it."""
+    """dbt's parsed project (a ``Manifest``) for the target ``env`` selects: parsed once per
+    adapter (its macros are part of it) and project version, then pointed at the target's
+    database for each invocation (the only part of the parse that depends on the warehouse:
+    a DuckDB file's stem, a PostgreSQL database's name)."""
     from dbt.cli.main import dbtRunner
 
-    database = Path(env.get("GOLIVE_DUCKDB_PATH", "")).stem or env.get("GOLIVE_PG_DATABASE", "")
-    key = (env.get("GOLIVE_DBT_TARGET", "duckdb"), database, _newest_source_mtime())
+    target = env.get("GOLIVE_DBT_TARGET", "duckdb")
+    key = (target, _newest_source_mtime())
     if key not in _PARSED:
         with scoped_dbt_environment(env):
-            result = dbtRunner().invoke(["parse", "--quiet", *_location_args(TARGET_DIR)])
+            # a full parse: the same nodes as target/manifest.json, which the assets come from
+            result = dbtRunner().invoke(
+                ["parse", "--quiet", "--no-partial-parse", *_location_args(TARGET_DIR)]
+            )
         if not result.success:
             raise RuntimeError(f"dbt parse failed: {result.exception}")
-        if len(_PARSED) > 8:  # a long-lived process that saw many warehouses
-            _PARSED.clear()
+        _PARSED.clear()
         _PARSED[key] = result.result
-    return _PARSED[key]
+    manifest = _PARSED[key]
+    database = (
+        Path(env["GOLIVE_DUCKDB_PATH"]).stem
+        if target == "duckdb" and env.get("GOLIVE_DUCKDB_PATH")
+        else env.get("GOLIVE_PG_DATABASE")
+    )
+    if database:
+        for node in [*manifest.nodes.values(), *manifest.sources.values()]:
+            if getattr(node, "database", None) is not None:
+                node.database = database
+    return manifest
 
 
 def _location_args(target_path: Path) -> list[str]:

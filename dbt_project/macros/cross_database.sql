@@ -106,6 +106,15 @@
     end
 {%- endmacro %}
 
+{#- One minor unit of a currency (its exponent as a column): 0.01 for 2, 1 for 0, 0.001 for 3. -#}
+{% macro minor_unit_amount(minor_unit) -%}
+    case {{ minor_unit }}
+    {%- for exponent in range(5) %}
+        when {{ exponent }} then cast({{ '1' if exponent == 0 else '0.' ~ '0' * (exponent - 1) ~ '1' }} as {{ golive.decimal_type() }})
+    {%- endfor %}
+    end
+{%- endmacro %}
+
 {#- A UTC timestamp as wall-clock time in a zone (zone may be a column). -#}
 {% macro utc_to_zone(utc_timestamp, zone) -%}
     {{ return(adapter.dispatch('utc_to_zone', 'golive')(utc_timestamp, zone)) }}

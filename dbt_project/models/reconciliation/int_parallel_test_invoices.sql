@@ -13,6 +13,7 @@ generated as (
     select
         'generated' as side,
         invoices.invoice_id,
+        invoices.contract_id,
         invoices.customer_id,
         invoices.period_start,
         invoices.period_end,
@@ -30,6 +31,7 @@ legacy as (
     select
         'legacy' as side,
         legacy.invoice_id,
+        legacy.contract_id,
         legacy.customer_id,
         legacy.period_start,
         legacy.period_end,

@@ -15,7 +15,9 @@ invoice_counts as (
         sum(case when invoices.status = 'missing_in_generated' then 1 else 0 end)
             as invoices_missing_in_generated,
         sum(case when invoices.status = 'missing_in_legacy' then 1 else 0 end)
-            as invoices_missing_in_legacy
+            as invoices_missing_in_legacy,
+        sum(case when invoices.status in ('duplicate_in_legacy', 'duplicate_legacy_invoice_id')
+            then 1 else 0 end) as invoices_duplicate_in_legacy
     from invoices
 
 ),
@@ -61,11 +63,11 @@ unpriced as (
 events as (
 
     select
-        count(*) as events_received,
-        sum(case when classified.status = 'loaded' then 1 else 0 end) as events_loaded,
-        sum(case when classified.status = 'duplicate' then 1 else 0 end) as events_duplicate,
-        sum(case when classified.status = 'quarantined' then 1 else 0 end) as events_quarantined
-    from {{ ref('int_usage_events_classified') }} as classified
+        sum(counts.received) as events_received,
+        sum(counts.loaded) as events_loaded,
+        sum(counts.duplicates) as events_duplicate,
+        sum(counts.quarantined) as events_quarantined
+    from {{ ref('usage_event_counts') }} as counts
 
 ),
 
@@ -78,6 +80,7 @@ final as (
         coalesce(invoice_counts.invoices_missing_in_generated, 0)
             as invoices_missing_in_generated,
         coalesce(invoice_counts.invoices_missing_in_legacy, 0) as invoices_missing_in_legacy,
+        coalesce(invoice_counts.invoices_duplicate_in_legacy, 0) as invoices_duplicate_in_legacy,
         largest_delta.abs_total_delta,
         unbalanced.unbalanced_invoices,
         unpriced.pricing_errors,

@@ -1,64 +1,253 @@
-{#- Generated invoices against the legacy process's (DOMAIN.md §9), matched on customer,
-    period and currency. Each pair gets one status. -#}
-with invoices as (
+{#- Generated invoices against the legacy process's (docs/billing-rules.md §9), one to one.
+    The key is (customer, period start, period end, currency), and the legacy invoice's
+    contract when it names one. Within a key, a legacy invoice that names a contract pairs
+    with that contract's invoice; the others pair in order (the closest total first when the
+    key has one generated invoice). Every row gets one status:
 
-    select * from {{ ref('int_parallel_test_invoices') }}
+    - matched / amount_mismatch: a pair, within or beyond the amount tolerance;
+    - missing_in_generated / missing_in_legacy: one side has no invoice for the key;
+    - duplicate_in_legacy: another legacy invoice for a key already paired (double billing):
+      it is compared, not matched, and its whole total counts in the delta;
+    - duplicate_legacy_invoice_id: a legacy invoice id on more than one row: every row is
+      reported and none is paired (which row is the invoice cannot be told).
 
-),
-
-settings as (
+    The match rate is matched over every row; the total delta sums every row's delta. -#}
+with settings as (
 
     select amount_tolerance from {{ source('raw', 'plan_settings') }}
 
 ),
 
+invoices as (
+
+    select * from {{ ref('int_parallel_test_invoices') }}
+
+),
+
 generated as (
 
-    select * from invoices
-    where side = 'generated'
+    select
+        invoice_id, contract_id, customer_id, period_start, period_end, currency, total
+    from invoices where side = 'generated'
+
+),
+
+legacy_all as (
+
+    select
+        invoice_id, contract_id, customer_id, period_start, period_end, currency, total,
+        count(*) over (partition by invoice_id) as id_rows,
+        row_number() over (
+            partition by invoice_id
+            order by customer_id, period_start, period_end, currency, total, contract_id
+        ) as id_copy
+    from invoices where side = 'legacy'
 
 ),
 
 legacy as (
 
-    select * from invoices
-    where side = 'legacy'
+    select * from legacy_all where id_rows = 1
 
 ),
 
-paired as (
+-- a legacy invoice that names a contract of its key pairs with that contract's invoice
+named_pairs as (
 
     select
-        coalesce(generated.customer_id, legacy.customer_id) as customer_id,
-        coalesce(generated.period_start, legacy.period_start) as period_start,
-        coalesce(generated.period_end, legacy.period_end) as period_end,
-        coalesce(generated.currency, legacy.currency) as currency,
         legacy.invoice_id as legacy_invoice_id,
         generated.invoice_id,
-        legacy.total as legacy_total,
-        generated.total as generated_total,
-        coalesce(generated.total, 0) - coalesce(legacy.total, 0) as delta
+        row_number() over (
+            partition by generated.invoice_id
+            order by abs(generated.total - legacy.total), legacy.invoice_id
+        ) as pair_rank
+    from legacy
+    inner join generated
+        on legacy.customer_id = generated.customer_id
+        and legacy.period_start = generated.period_start
+        and legacy.period_end = generated.period_end
+        and legacy.currency = generated.currency
+        and legacy.contract_id = generated.contract_id
+
+),
+
+named as (
+
+    select legacy_invoice_id, invoice_id from named_pairs where pair_rank = 1
+
+),
+
+generated_left as (
+
+    select
+        generated.*,
+        count(*) over (partition by customer_id, period_start, period_end, currency) as in_key,
+        row_number() over (
+            partition by customer_id, period_start, period_end, currency
+            order by contract_id, invoice_id
+        ) as key_rank
     from generated
-    full outer join legacy
-        on generated.customer_id = legacy.customer_id
-        and generated.period_start = legacy.period_start
-        and generated.period_end = legacy.period_end
-        and generated.currency = legacy.currency
+    where invoice_id not in (select named.invoice_id from named)
+
+),
+
+legacy_left as (
+
+    select legacy.*
+    from legacy
+    where legacy.invoice_id not in (select named.legacy_invoice_id from named)
+        -- a legacy invoice for a contract whose invoice is already paired is a second bill
+        and not exists (
+            select 1 from named
+            inner join generated on named.invoice_id = generated.invoice_id
+            where legacy.contract_id = generated.contract_id
+                and legacy.customer_id = generated.customer_id
+                and legacy.period_start = generated.period_start
+                and legacy.period_end = generated.period_end
+                and legacy.currency = generated.currency
+        )
+
+),
+
+legacy_ranked as (
+
+    select
+        legacy_left.*,
+        row_number() over (
+            partition by legacy_left.customer_id, legacy_left.period_start,
+                legacy_left.period_end, legacy_left.currency
+            order by
+                abs(legacy_left.total - coalesce(single.total, legacy_left.total)),
+                legacy_left.total,
+                legacy_left.invoice_id
+        ) as key_rank
+    from legacy_left
+    left join generated_left as single
+        on legacy_left.customer_id = single.customer_id
+        and legacy_left.period_start = single.period_start
+        and legacy_left.period_end = single.period_end
+        and legacy_left.currency = single.currency
+        and single.in_key = 1
+
+),
+
+generated_ranked as (
+
+    select generated_left.* from generated_left
+
+),
+
+ranked_pairs as (
+
+    select
+        legacy_ranked.invoice_id as legacy_invoice_id,
+        generated_ranked.invoice_id,
+        coalesce(generated_ranked.customer_id, legacy_ranked.customer_id) as customer_id,
+        coalesce(generated_ranked.period_start, legacy_ranked.period_start) as period_start,
+        coalesce(generated_ranked.period_end, legacy_ranked.period_end) as period_end,
+        coalesce(generated_ranked.currency, legacy_ranked.currency) as currency
+    from legacy_ranked
+    full outer join generated_ranked
+        on legacy_ranked.customer_id = generated_ranked.customer_id
+        and legacy_ranked.period_start = generated_ranked.period_start
+        and legacy_ranked.period_end = generated_ranked.period_end
+        and legacy_ranked.currency = generated_ranked.currency
+        and legacy_ranked.key_rank = generated_ranked.key_rank
+
+),
+
+keys_paired as (
+
+    select distinct customer_id, period_start, period_end, currency from ranked_pairs
+    where legacy_invoice_id is not null and invoice_id is not null
+    union
+    select distinct generated.customer_id, generated.period_start, generated.period_end,
+        generated.currency
+    from named inner join generated on named.invoice_id = generated.invoice_id
+
+),
+
+rows_all as (
+
+    select legacy_invoice_id, invoice_id, 1 as id_copy, 'pair' as kind from named
+    union all
+    select legacy_invoice_id, invoice_id, 1 as id_copy, 'pair' as kind from ranked_pairs
+    union all
+    -- the legacy invoices left out of the pairing: a second bill for a paired contract
+    select legacy.invoice_id, cast(null as {{ dbt.type_string() }}), 1, 'second_bill'
+    from legacy
+    where legacy.invoice_id not in (select named.legacy_invoice_id from named)
+        and legacy.invoice_id not in (select legacy_left.invoice_id from legacy_left)
+    union all
+    select invoice_id, cast(null as {{ dbt.type_string() }}), id_copy, 'repeated_id'
+    from legacy_all where id_rows > 1
+
+),
+
+joined as (
+
+    select
+        coalesce(generated.customer_id, legacy_all.customer_id) as customer_id,
+        coalesce(generated.period_start, legacy_all.period_start) as period_start,
+        coalesce(generated.period_end, legacy_all.period_end) as period_end,
+        coalesce(generated.currency, legacy_all.currency) as currency,
+        rows_all.legacy_invoice_id,
+        rows_all.invoice_id,
+        coalesce(legacy_all.contract_id, generated.contract_id) as contract_id,
+        legacy_all.total as legacy_total,
+        generated.total as generated_total,
+        coalesce(generated.total, 0) - coalesce(legacy_all.total, 0) as delta,
+        rows_all.kind
+    from rows_all
+    left join generated on rows_all.invoice_id = generated.invoice_id
+    left join legacy_all
+        on rows_all.legacy_invoice_id = legacy_all.invoice_id
+        and rows_all.id_copy = legacy_all.id_copy
+
+),
+
+deduplicated as (
+
+    select * from joined
 
 ),
 
 final as (
 
     select
-        paired.*,
+        deduplicated.customer_id,
+        deduplicated.period_start,
+        deduplicated.period_end,
+        deduplicated.currency,
+        deduplicated.legacy_invoice_id,
+        deduplicated.invoice_id,
+        deduplicated.contract_id,
+        deduplicated.legacy_total,
+        deduplicated.generated_total,
+        deduplicated.delta,
         case
-            when paired.invoice_id is null then 'missing_in_generated'
-            when paired.legacy_invoice_id is null then 'missing_in_legacy'
-            when abs(paired.delta) <= settings.amount_tolerance then 'matched'
+            when deduplicated.kind = 'repeated_id' then 'duplicate_legacy_invoice_id'
+            when deduplicated.kind = 'second_bill' then 'duplicate_in_legacy'
+            when deduplicated.invoice_id is null
+                and exists (
+                    select 1 from keys_paired
+                    where keys_paired.customer_id = deduplicated.customer_id
+                        and keys_paired.period_start = deduplicated.period_start
+                        and keys_paired.period_end = deduplicated.period_end
+                        and keys_paired.currency = deduplicated.currency
+                )
+                then 'duplicate_in_legacy'
+            when deduplicated.invoice_id is null then 'missing_in_generated'
+            when deduplicated.legacy_invoice_id is null then 'missing_in_legacy'
+            when abs(deduplicated.delta) <= coalesce(
+                settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
+                then 'matched'
             else 'amount_mismatch'
         end as status
-    from paired
+    from deduplicated
     cross join settings
+    left join {{ source('raw', 'currencies') }} as currencies
+        on deduplicated.currency = currencies.currency
 
 )
 

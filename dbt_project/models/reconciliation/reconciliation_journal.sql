@@ -1,69 +1,91 @@
-{#- Journal entries compared per invoice and account (net debit - credit), and whether every
-    generated invoice's entries balance to the cent. -#}
+{#- Journal entries compared per account (net debit - credit) within each pair of invoices of
+    reconciliation_invoices, like the lines: a second legacy bill is compared on its own. -#}
 with settings as (
 
     select amount_tolerance from {{ source('raw', 'plan_settings') }}
 
 ),
 
-invoices as (
+pairs as (
 
-    select * from {{ ref('int_parallel_test_invoices') }}
+    select
+        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
+        invoices.legacy_invoice_id, invoices.invoice_id,
+        coalesce(settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
+            as tolerance
+    from {{ ref('reconciliation_invoices') }} as invoices
+    cross join settings
+    left join {{ source('raw', 'currencies') }} as currencies
+        on invoices.currency = currencies.currency
+    where invoices.status <> 'duplicate_legacy_invoice_id'
 
 ),
 
 generated as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        entries.account,
+        pairs.legacy_invoice_id, pairs.invoice_id, entries.account,
         sum(entries.debit - entries.credit) as net_amount
-    from {{ ref('journal_entries') }} as entries
-    inner join invoices on entries.invoice_id = invoices.invoice_id and invoices.side = 'generated'
-    group by invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        entries.account
+    from pairs
+    inner join {{ ref('journal_entries') }} as entries on pairs.invoice_id = entries.invoice_id
+    group by pairs.legacy_invoice_id, pairs.invoice_id, entries.account
 
 ),
 
 legacy as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        entries.account,
+        pairs.legacy_invoice_id, pairs.invoice_id, entries.account,
         sum(entries.debit - entries.credit) as net_amount
-    from {{ ref('stg_legacy_journal_entries') }} as entries
-    inner join invoices on entries.invoice_id = invoices.invoice_id and invoices.side = 'legacy'
-    group by invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        entries.account
+    from pairs
+    inner join {{ ref('stg_legacy_journal_entries') }} as entries
+        on pairs.legacy_invoice_id = entries.invoice_id
+    group by pairs.legacy_invoice_id, pairs.invoice_id, entries.account
+
+),
+
+paired as (
+
+    select
+        coalesce(generated.legacy_invoice_id, legacy.legacy_invoice_id) as legacy_invoice_id,
+        coalesce(generated.invoice_id, legacy.invoice_id) as invoice_id,
+        coalesce(generated.account, legacy.account) as account,
+        legacy.net_amount as legacy_net_amount,
+        generated.net_amount as generated_net_amount,
+        coalesce(generated.net_amount, 0) - coalesce(legacy.net_amount, 0) as delta,
+        generated.account is not null as in_generated,
+        legacy.account is not null as in_legacy
+    from generated
+    full outer join legacy
+        on generated.legacy_invoice_id is not distinct from legacy.legacy_invoice_id
+        and generated.invoice_id is not distinct from legacy.invoice_id
+        and generated.account = legacy.account
 
 ),
 
 final as (
 
     select
-        coalesce(generated.customer_id, legacy.customer_id) as customer_id,
-        coalesce(generated.period_start, legacy.period_start) as period_start,
-        coalesce(generated.period_end, legacy.period_end) as period_end,
-        coalesce(generated.currency, legacy.currency) as currency,
-        coalesce(generated.account, legacy.account) as account,
-        legacy.net_amount as legacy_net_amount,
-        generated.net_amount as generated_net_amount,
-        coalesce(generated.net_amount, 0) - coalesce(legacy.net_amount, 0) as delta,
+        pairs.customer_id,
+        pairs.period_start,
+        pairs.period_end,
+        pairs.currency,
+        paired.legacy_invoice_id,
+        paired.invoice_id,
+        paired.account,
+        paired.legacy_net_amount,
+        paired.generated_net_amount,
+        paired.delta,
         case
-            when generated.account is null then 'missing_in_generated'
-            when legacy.account is null then 'missing_in_legacy'
-            when abs(coalesce(generated.net_amount, 0) - coalesce(legacy.net_amount, 0))
-                <= settings.amount_tolerance then 'matched'
+            when not paired.in_generated then 'missing_in_generated'
+            when not paired.in_legacy then 'missing_in_legacy'
+            when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status
-    from generated
-    full outer join legacy
-        on generated.customer_id = legacy.customer_id
-        and generated.period_start = legacy.period_start
-        and generated.period_end = legacy.period_end
-        and generated.currency = legacy.currency
-        and generated.account = legacy.account
-    cross join settings
+    from paired
+    inner join pairs
+        on paired.legacy_invoice_id is not distinct from pairs.legacy_invoice_id
+        and paired.invoice_id is not distinct from pairs.invoice_id
 
 )
 

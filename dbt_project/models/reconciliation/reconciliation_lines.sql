@@ -1,53 +1,59 @@
-{#- Invoice lines against the legacy lines, on the invoice key plus product. A mismatch says
-    its cause: `quantity` when the quantities differ (metering), `price` when only the amounts
-    do (pricing), `missing` when one side has no such line. -#}
+{#- Invoice lines against the legacy lines, product by product, within each pair of invoices
+    of reconciliation_invoices (so a second legacy bill for a key is compared on its own, never
+    added to the first). A mismatch says its cause: `quantity` when the quantities differ
+    (metering), `price` when only the amounts do (pricing), `missing` when one side has no such
+    line. A legacy invoice id on several rows is reported there and left out here. -#}
 with settings as (
 
     select amount_tolerance from {{ source('raw', 'plan_settings') }}
 
 ),
 
-invoices as (
+pairs as (
 
-    select * from {{ ref('int_parallel_test_invoices') }}
+    select
+        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
+        invoices.legacy_invoice_id, invoices.invoice_id,
+        coalesce(settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
+            as tolerance
+    from {{ ref('reconciliation_invoices') }} as invoices
+    cross join settings
+    left join {{ source('raw', 'currencies') }} as currencies
+        on invoices.currency = currencies.currency
+    where invoices.status <> 'duplicate_legacy_invoice_id'
 
 ),
 
 generated as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        lines.product_id,
+        pairs.legacy_invoice_id, pairs.invoice_id, lines.product_id,
         sum(lines.quantity) as quantity,
         sum(lines.amount) as amount
-    from {{ ref('invoice_lines') }} as lines
-    inner join invoices on lines.invoice_id = invoices.invoice_id and invoices.side = 'generated'
-    group by invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        lines.product_id
+    from pairs
+    inner join {{ ref('invoice_lines') }} as lines on pairs.invoice_id = lines.invoice_id
+    group by pairs.legacy_invoice_id, pairs.invoice_id, lines.product_id
 
 ),
 
 legacy as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        lines.product_id,
+        pairs.legacy_invoice_id, pairs.invoice_id, lines.product_id,
         sum(lines.quantity) as quantity,
         sum(lines.amount) as amount
-    from {{ ref('stg_legacy_invoice_lines') }} as lines
-    inner join invoices on lines.invoice_id = invoices.invoice_id and invoices.side = 'legacy'
-    group by invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        lines.product_id
+    from pairs
+    inner join {{ ref('stg_legacy_invoice_lines') }} as lines
+        on pairs.legacy_invoice_id = lines.invoice_id
+    group by pairs.legacy_invoice_id, pairs.invoice_id, lines.product_id
 
 ),
 
 paired as (
 
     select
-        coalesce(generated.customer_id, legacy.customer_id) as customer_id,
-        coalesce(generated.period_start, legacy.period_start) as period_start,
-        coalesce(generated.period_end, legacy.period_end) as period_end,
-        coalesce(generated.currency, legacy.currency) as currency,
+        coalesce(generated.legacy_invoice_id, legacy.legacy_invoice_id) as legacy_invoice_id,
+        coalesce(generated.invoice_id, legacy.invoice_id) as invoice_id,
         coalesce(generated.product_id, legacy.product_id) as product_id,
         legacy.quantity as legacy_quantity,
         generated.quantity as generated_quantity,
@@ -58,10 +64,8 @@ paired as (
         legacy.product_id is not null as in_legacy
     from generated
     full outer join legacy
-        on generated.customer_id = legacy.customer_id
-        and generated.period_start = legacy.period_start
-        and generated.period_end = legacy.period_end
-        and generated.currency = legacy.currency
+        on generated.legacy_invoice_id is not distinct from legacy.legacy_invoice_id
+        and generated.invoice_id is not distinct from legacy.invoice_id
         and generated.product_id = legacy.product_id
 
 ),
@@ -69,10 +73,12 @@ paired as (
 final as (
 
     select
-        paired.customer_id,
-        paired.period_start,
-        paired.period_end,
-        paired.currency,
+        pairs.customer_id,
+        pairs.period_start,
+        pairs.period_end,
+        pairs.currency,
+        paired.legacy_invoice_id,
+        paired.invoice_id,
         paired.product_id,
         paired.legacy_quantity,
         paired.generated_quantity,
@@ -82,18 +88,20 @@ final as (
         case
             when not paired.in_generated then 'missing_in_generated'
             when not paired.in_legacy then 'missing_in_legacy'
-            when abs(paired.delta) <= settings.amount_tolerance then 'matched'
+            when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status,
         case
             when not paired.in_generated or not paired.in_legacy then 'missing'
-            when abs(paired.delta) <= settings.amount_tolerance then null
+            when abs(paired.delta) <= pairs.tolerance then null
             when paired.legacy_quantity is not null and paired.generated_quantity is not null
                 and paired.legacy_quantity <> paired.generated_quantity then 'quantity'
             else 'price'
         end as cause
     from paired
-    cross join settings
+    inner join pairs
+        on paired.legacy_invoice_id is not distinct from pairs.legacy_invoice_id
+        and paired.invoice_id is not distinct from pairs.invoice_id
 
 )
 
