@@ -63,6 +63,13 @@ def test_master_data_repeats_conflicts_empty_keys_and_ranges(warehouse_url, tmp_
             {"contract_id": "K3", "product_id": "platform", "discount_amount": "1000000000000"},
             {"contract_id": "K3", "product_id": "calls", "quantity": "999999999999999"},
             {"contract_id": "K4", "product_id": "platform"},
+            # the numbers come before the billing timing in the decided order
+            {
+                "contract_id": "K1",
+                "product_id": "calls",
+                "billing_timing": "monthly",
+                "quantity": "x",
+            },
         ],
         [
             ("K1", "call", "2024-05-10T10:00:00Z", {}),
@@ -74,14 +81,20 @@ def test_master_data_repeats_conflicts_empty_keys_and_ranges(warehouse_url, tmp_
     # C-K1 exported twice (identical once trimmed); C-K2 twice with different names
     company.customers.append({"customer_id": " C-K1 ", "name": "C-K1  ", "currency": ""})
     company.customers.append({"customer_id": "C-K2", "name": "C-K2 Ltd", "currency": ""})
+    # rows are compared after trimming only: "usd" differs from "USD"
+    company.customers.append({"customer_id": "C-K12", "name": "Twelve", "currency": "USD"})
+    company.customers.append({"customer_id": "C-K12", "name": "Twelve", "currency": "usd"})
     plan_path = write_bundle(company, tmp_path)
     bundle = read_bundle(plan_path)
 
     customers, contracts, lines = (
         bundle.counts[d] for d in ("customers", "contracts", "contract_lines")
     )
-    assert (customers.received, customers.accepted, customers.duplicates) == (6, 3, 1)
-    assert customers.records == [("C-K2", "conflicting_customer_id")] * 2
+    assert (customers.received, customers.accepted, customers.duplicates) == (8, 3, 1)
+    assert (
+        customers.records
+        == [("C-K2", "conflicting_customer_id")] * 2 + [("C-K12", "conflicting_customer_id")] * 2
+    )
     assert (contracts.received, contracts.accepted, contracts.duplicates) == (14, 2, 1)
     assert contracts.records == [
         ("K2", "unknown_customer"),
@@ -96,13 +109,13 @@ def test_master_data_repeats_conflicts_empty_keys_and_ranges(warehouse_url, tmp_
         ("K10", "end_date_before_start_date"),
         ("K11", "unknown_currency"),
     ]
-    assert (lines.received, lines.accepted) == (12, 3)
+    assert (lines.received, lines.accepted) == (13, 3)
     assert _reasons(bundle, "contract_lines") == {
         "missing_product_id": 1,
         "missing_contract_id": 1,
         "unknown_product": 1,
         "value_out_of_range": 3,
-        "non_numeric_value": 1,
+        "non_numeric_value": 2,
         "unknown_contract": 2,
     }
     assert _reasons(bundle, "usage_events") == {"unknown_customer": 1}
@@ -175,11 +188,15 @@ def test_event_reasons_numbers_filters_and_timestamps(warehouse_url, tmp_path):
     once = {"event_id": "once", "customer_id": "C-K1", "event_name": "call"}
     company.events.append({**once, "timestamp": "2024-05-20T10:00:00Z", "properties": ""})
     company.events.append({**once, "timestamp": "2024-05-20T10:00:00Z", "properties": None})
+    # spaces around the timestamp and the properties are trimmed first: one duplicate
+    spaced = {"event_id": "spaced", "customer_id": "C-K1", "event_name": "call"}
+    company.events.append({**spaced, "timestamp": "2024-05-20T11:00:00Z", "properties": "{}"})
+    company.events.append({**spaced, "timestamp": " 2024-05-20T11:00:00Z", "properties": " {} "})
     plan_path = write_bundle(company, tmp_path)
     bundle = read_bundle(plan_path)
 
     events = bundle.counts["usage_events"]
-    assert (events.received, events.accepted, events.duplicates) == (32, 12, 1)
+    assert (events.received, events.accepted, events.duplicates) == (34, 13, 2)
     assert dict(events.quarantined) == {
         "unparseable_timestamp": 6,
         "value_out_of_range": 3,
@@ -194,7 +211,7 @@ def test_event_reasons_numbers_filters_and_timestamps(warehouse_url, tmp_path):
         for line in i.lines
     }
     assert lines == {
-        (5, "calls"): (D(7), D("7.00")),  # six of the rule's shapes and "once"
+        (5, "calls"): (D(8), D("8.00")),  # six of the rule's shapes, "once" and "spaced"
         (5, "qty"): (D("1000000000000000.0000000001"), D("1000000000000000.00")),
         (5, "refunds"): (D(250), D("25.00")),
         (6, "calls"): (D(1), D("1.00")),

@@ -319,3 +319,39 @@ def test_divided_metric_values_keep_ten_decimals(warehouse_url, tmp_path):
     }
     problems = compare_with_pipeline(plan_path, warehouse_url)
     assert not problems, explain(problems, tmp_path)
+
+
+@pytest.mark.slow
+def test_weighted_sum_over_a_month_end_anchored_period(warehouse_url, tmp_path):
+    """Found by the differential test (a Kolkata plan, contract anchored on 31 January): the
+    period that starts on 29 February ends on 31 March (always counted from the anchor,
+    DOMAIN.md §4), so a level of 10 set on 15 March is held 16 of the period's 31 days:
+    10 × 16 / 31 = 5.1612903226, × 3.1 = $16.00 (ending the period one month after its start,
+    on 29 March, gave 10 × 14 / 29 = 4.8275862069: $14.97)."""
+    capacity = {
+        "id": "capacity",
+        "metric": "level_time",
+        "pricing": {"model": "per_unit", "unit_price": "3.1"},
+    }
+    company = company_of(
+        [capacity, CALLS],
+        [{"contract_id": "K1", "start_date": "2024-01-31", "currency": "USD"}],
+        [
+            {"contract_id": "K1", "product_id": "capacity"},
+            {"contract_id": "K1", "product_id": "calls"},
+        ],
+        [
+            ("K1", "gauge", "2024-03-15T00:00:00Z", {"level": 10}),
+            ("K1", "call", "2024-03-30T12:00:00Z", {}),
+        ],
+    )
+    plan_path = write_bundle(company, tmp_path)
+    lines = {
+        (invoice_id(i), line.product_id): (line.quantity, line.amount)
+        for i in bill_bundle(read_bundle(plan_path))
+        for line in i.lines
+    }
+    assert lines[("K1-20240229", "capacity")] == (Decimal("5.1612903226"), Decimal("16.00"))
+    assert lines[("K1-20240229", "calls")] == (Decimal(1), Decimal("0.50"))
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
