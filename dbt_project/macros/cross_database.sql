@@ -20,11 +20,26 @@
     cast(cast({{ numerator }} as numeric) / nullif({{ denominator }}, 0) as {{ golive.decimal_type() }})
 {%- endmacro %}
 {% macro duckdb__decimal_div(numerator, denominator) -%}
-    {#- scaled integers in 128 bits: n·10^10 / d, rounded half away from zero at 10 places
-        (as PostgreSQL rounds a numeric cast), then back to a decimal -#}
-    {{ golive.duckdb_scaled_ratio(
-        'cast(cast(' ~ numerator ~ ' as decimal(38, 10)) * 10000000000 as hugeint) * 10000000000',
-        'cast(cast(' ~ denominator ~ ' as decimal(38, 10)) * 10000000000 as hugeint)') }}
+    {#- long division of the scaled integers (value × 10^10, 128 bits), rounded half away from
+        zero at 10 places as PostgreSQL rounds a numeric cast: exact for every quotient that
+        decimal(38, 10) holds, whatever the size of the numerator -#}
+    {%- set n = golive.duckdb_scaled(numerator) -%}
+    {%- set d = golive.duckdb_scaled(denominator) -%}
+    (cast(
+        sign({{ n }}) * sign({{ d }}) * (
+            (abs({{ n }}) // nullif(abs({{ d }}), 0)) * 10000000000
+            + ((abs({{ n }}) % nullif(abs({{ d }}), 0)) * 20000000000 + abs({{ d }}))
+                // (abs({{ d }}) * 2)
+        )
+    as decimal(38, 0)) * cast(0.0000000001 as decimal(11, 10)))
+{%- endmacro %}
+
+{#- A decimal as the 128-bit integer of its value × 10^10 (exact: the integer and the fraction
+    are scaled apart, so nothing overflows below 10^28). -#}
+{% macro duckdb_scaled(value) -%}
+    (cast(trunc(cast({{ value }} as decimal(38, 10))) as hugeint) * 10000000000
+        + cast((cast({{ value }} as decimal(38, 10)) - trunc(cast({{ value }} as decimal(38, 10))))
+            * 10000000000 as hugeint))
 {%- endmacro %}
 
 {#- n / d rounded half away from zero to an integer, times 10^-10: for integers n = value·10^20

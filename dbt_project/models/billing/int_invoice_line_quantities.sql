@@ -93,6 +93,7 @@ final as (
         price_book.rate_percent,
         price_book.package_size,
         price_book.package_price,
+        price_book.price_ceiling,
         price_book.skip_zero or line_periods.line_skip_zero as skip_zero,
         line_periods.billing_timing,
         line_periods.free_units,

@@ -4,16 +4,39 @@
     per model under macros/pricing), line discounts (percent, then fixed), the line minimum
     (prorated by active days when the line says prorate_commitment), then rounding half-up to
     the currency's minor unit. Matrix and 2-D groups without a rate are left out of the amount
-    and reported in pricing_errors. -#}
-with lines as (
+    and reported in pricing_errors; so is a line whose arithmetic would leave the bounds of
+    docs/billing-rules.md §10.7 (a quantity of 10^15 or more, or a quantity times its largest
+    price of 10^14 or more): it is priced 0 and named, never an overflow that stops billing. -#}
+with quantities as (
 
     select
         quantities.*,
         {{ golive.to_decimal(
             "case when quantities.model = 'flat_fee' then quantities.quantity"
             ~ " else greatest(quantities.quantity - quantities.free_units, 0) end") }}
-            as billable_quantity
+            as billable_quantity_given
     from {{ ref('int_invoice_line_quantities') }} as quantities
+
+),
+
+lines as (
+
+    select
+        quantities.*,
+        case
+            when abs(quantities.quantity) >= 1000000000000000 then 'quantity_out_of_range'
+            when cast(abs(quantities.quantity) as {{ dbt.type_float() }})
+                * cast(quantities.price_ceiling as {{ dbt.type_float() }}) >= 1e14
+                then 'amount_out_of_range'
+        end as bounds_problem,
+        case
+            when abs(quantities.quantity) >= 1000000000000000 then {{ golive.to_decimal('0') }}
+            when cast(abs(quantities.quantity) as {{ dbt.type_float() }})
+                * cast(quantities.price_ceiling as {{ dbt.type_float() }}) >= 1e14
+                then {{ golive.to_decimal('0') }}
+            else quantities.billable_quantity_given
+        end as billable_quantity
+    from quantities
 
 ),
 
@@ -88,7 +111,7 @@ priced as (
         lines.*,
         case lines.model
             when 'flat_fee' then {{ golive.rate_flat_fee(
-                'lines.amount', 'lines.quantity', 'lines.active_days', 'lines.days_in_period') }}
+                'lines.amount', 'lines.billable_quantity', 'lines.active_days', 'lines.days_in_period') }}
             when 'per_unit' then {{ golive.rate_per_unit(
                 'lines.billable_quantity', 'lines.unit_price', 'lines.unit_size') }}
             when 'percent' then {{ golive.rate_percent(
