@@ -98,16 +98,25 @@
     timezone('UTC', timezone({{ zone }}, {{ local_timestamp }}))
 {%- endmacro %}
 
-{#- The start of the billing period that holds a day (docs/billing-rules.md §4.1): period k
-    starts at anchor + k·n months (month ends clamp), so the day's period is k = the months
-    from the anchor, divided by n and floored, or one before when that start is after the day. -#}
-{% macro period_start_of(anchor, months_per_period, day) -%}
+{#- The number k of the billing period that holds a day (docs/billing-rules.md §4.1): period k
+    runs [anchor + k·n months, anchor + (k+1)·n months), always counted from the anchor (month
+    ends clamp: a 31 January anchor gives 29 February, then 31 March). k is the months from the
+    anchor divided by n and floored, or one less when that period starts after the day. -#}
+{% macro period_number_of(anchor, months_per_period, day) -%}
     {%- set k = 'cast(floor(cast(' ~ dbt.datediff(anchor, day, 'month') ~ ' as ' ~ golive.decimal_type() ~ ') / ' ~ months_per_period ~ ') as integer)' -%}
-    case
+    (case
         when cast({{ dbt.dateadd('month', k ~ ' * ' ~ months_per_period, anchor) }} as date) > {{ day }}
-            then cast({{ dbt.dateadd('month', '(' ~ k ~ ' - 1) * ' ~ months_per_period, anchor) }} as date)
-        else cast({{ dbt.dateadd('month', k ~ ' * ' ~ months_per_period, anchor) }} as date)
-    end
+            then {{ k }} - 1
+        else {{ k }}
+    end)
+{%- endmacro %}
+
+{#- The first day of period k of a contract, and the day after its last (its end). -#}
+{% macro period_start(anchor, months_per_period, k) -%}
+    cast({{ dbt.dateadd('month', '(' ~ k ~ ') * ' ~ months_per_period, anchor) }} as date)
+{%- endmacro %}
+{% macro period_end(anchor, months_per_period, k) -%}
+    cast({{ dbt.dateadd('month', '((' ~ k ~ ') + 1) * ' ~ months_per_period, anchor) }} as date)
 {%- endmacro %}
 
 {#- Round half-up (away from zero) to a currency's minor unit, given as a column. -#}

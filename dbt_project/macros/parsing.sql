@@ -52,14 +52,17 @@
     end
 {%- endmacro %}
 
-{#- A number that must lie in [low, high] (both inclusive): the problem, or NULL. -#}
-{% macro number_problem_between(text, low, high) -%}
+{#- A number that must lie in [low, high] (or [low, high) when ``high_included`` is false):
+    the problem, or NULL. Bounds are integer literals (a decimal literal could be read as a
+    binary double, and 10^15 - 10^-10 is not one). -#}
+{% macro number_problem_between(text, low, high, high_included=true) -%}
     case
         when {{ text }} is null then null
         when not {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
             then 'non_numeric_value'
         when {{ golive.try_decimal(text) }} is null then 'value_out_of_range'
-        when {{ golive.try_decimal(text) }} < {{ low }} or {{ golive.try_decimal(text) }} > {{ high }}
+        when {{ golive.try_decimal(text) }} < {{ low }}
+            or {{ golive.try_decimal(text) }} {{ '>' if high_included else '>=' }} {{ high }}
             then 'value_out_of_range'
     end
 {%- endmacro %}

@@ -27,9 +27,11 @@ attributed as (
     select
         days.customer_id,
         contracts.contract_id,
-        {{ golive.period_start_of(
-            'contracts.billing_anchor_date', 'contracts.months_per_period', 'days.event_day') }}
-            as period_start,
+        {{ golive.period_start(
+            'contracts.billing_anchor_date', 'contracts.months_per_period',
+            golive.period_number_of(
+                'contracts.billing_anchor_date', 'contracts.months_per_period', 'days.event_day')
+        ) }} as period_start,
         row_number() over (
             partition by days.customer_id, days.event_day
             order by contracts.start_date desc, contracts.contract_id desc

@@ -54,10 +54,11 @@ attributed as (
     select
         days.*,
         contracts.contract_id,
-        {{ golive.period_start_of(
-            'contracts.billing_anchor_date', 'contracts.months_per_period', 'days.event_day') }}
-            as period_start,
+        contracts.billing_anchor_date,
         contracts.months_per_period,
+        {{ golive.period_number_of(
+            'contracts.billing_anchor_date', 'contracts.months_per_period', 'days.event_day') }}
+            as period_number,
         row_number() over (
             partition by days.customer_id, days.metric_id, days.group_value, days.event_day
             order by contracts.start_date desc, contracts.contract_id desc
@@ -70,21 +71,33 @@ attributed as (
 
 ),
 
-periods as (
+numbered as (
 
     select
         attributed.*,
-        cast({{ dbt.dateadd('month', 'attributed.months_per_period', 'attributed.period_start') }} as date)
-            as period_end
+        {{ golive.period_start(
+            'attributed.billing_anchor_date', 'attributed.months_per_period',
+            'attributed.period_number') }} as period_start,
+        {{ golive.period_end(
+            'attributed.billing_anchor_date', 'attributed.months_per_period',
+            'attributed.period_number') }} as period_end
     from attributed
     where attributed.contract_rank = 1
+
+),
+
+periods as (
+
+    select numbered.*
+    from numbered
+    where true
     {%- if is_incremental() %}
         and exists (
             select 1 from affected
-            where affected.customer_id = attributed.customer_id
+            where affected.customer_id = numbered.customer_id
                 and (affected.contract_id is null
-                    or (affected.contract_id = attributed.contract_id
-                        and affected.period_start = attributed.period_start))
+                    or (affected.contract_id = numbered.contract_id
+                        and affected.period_start = numbered.period_start))
         )
     {%- endif %}
 

@@ -51,7 +51,7 @@ final as (
         {%- set payload = ['customer_id', 'event_name', 'timestamp_text', 'properties_text'] %}
         (
         {%- for column in payload %}
-            min({{ column }}) <> max({{ column }})
+            coalesce(min({{ column }}) <> max({{ column }}), false)
             or (count({{ column }}) > 0 and count({{ column }}) < count(*))
             {%- if not loop.last %} or{% endif %}
         {%- endfor %}

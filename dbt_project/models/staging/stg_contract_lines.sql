@@ -71,6 +71,13 @@ typed as (
         override_rejections.reason as override_rejection,
         override_rejections.detail as override_detail,
         products.product_id as known_product_id,
+        coalesce(
+            {{ golive.number_problem_between('quantity_text', 0, 1000000000000000, false) }},
+            {{ golive.number_problem_between('free_units_text', 0, 1000000000000000, false) }},
+            {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
+            {{ golive.number_problem_between('discount_amount_text', 0, 1000000000000, false) }},
+            {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }}
+        ) as number_problem,
         products.model as product_model,
         {{ golive.row_text([
             'quantity_text', 'billing_timing_given', 'free_units_text', 'discount_percent_text',
@@ -98,18 +105,12 @@ checked as (
             when product_id is null then 'missing_product_id'
             when contract_id not in (select contracts.contract_id from contracts) then 'unknown_contract'
             when known_product_id is null then 'unknown_product'
+            when number_problem is not null then number_problem
             when billing_timing_given not in ('advance', 'arrears') then 'unknown_billing_timing'
             when start_date_text is not null and start_date is null then 'unparseable_start_date'
             when end_date_text is not null and end_date is null then 'unparseable_end_date'
             when end_date < start_date then 'end_date_before_start_date'
             when override_rejection is not null then override_rejection
-            else coalesce(
-                {{ golive.number_problem_between('quantity_text', 0, 999999999999999.9999999999) }},
-                {{ golive.number_problem_between('free_units_text', 0, 999999999999999.9999999999) }},
-                {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
-                {{ golive.number_problem_between('discount_amount_text', 0, 999999999999.9999999999) }},
-                {{ golive.number_problem_between('minimum_commitment_text', 0, 999999999999.9999999999) }}
-            )
         end as rejection_reason
     from typed
 

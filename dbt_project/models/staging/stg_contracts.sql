@@ -15,8 +15,8 @@ cleaned as (
         {{ golive.blank_as_null('customer_id') }} as customer_id,
         {{ golive.blank_as_null('start_date') }} as start_date_text,
         {{ golive.blank_as_null('end_date') }} as end_date_text,
-        upper({{ golive.blank_as_null('currency') }}) as currency,
-        upper({{ golive.blank_as_null('billing_period') }}) as billing_period,
+        {{ golive.blank_as_null('currency') }} as currency_text,
+        {{ golive.blank_as_null('billing_period') }} as billing_period_text,
         {{ golive.blank_as_null('billing_anchor_date') }} as billing_anchor_date_text,
         {{ golive.blank_as_null('discount_percent') }} as discount_percent_text,
         {{ golive.blank_as_null('minimum_commitment') }} as minimum_commitment_text,
@@ -31,7 +31,7 @@ fingerprinted as (
     select
         cleaned.*,
         {{ golive.row_text([
-            'customer_id', 'start_date_text', 'end_date_text', 'currency', 'billing_period',
+            'customer_id', 'start_date_text', 'end_date_text', 'currency_text', 'billing_period_text',
             'billing_anchor_date_text', 'discount_percent_text', 'minimum_commitment_text',
             'prepaid_credit_text', 'tax_rate_percent_text'
         ]) }} as row_text
@@ -54,6 +54,8 @@ numbered as (
 
     select
         fingerprinted.*,
+        upper(fingerprinted.currency_text) as currency,
+        upper(fingerprinted.billing_period_text) as billing_period,
         keys.versions,
         row_number() over (partition by fingerprinted.contract_id order by fingerprinted.row_text)
             as copy_no
@@ -110,8 +112,8 @@ final as (
             else coalesce(
                 {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
                 {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }},
-                {{ golive.number_problem_between('minimum_commitment_text', 0, 999999999999.9999999999) }},
-                {{ golive.number_problem_between('prepaid_credit_text', 0, 999999999999.9999999999) }}
+                {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }},
+                {{ golive.number_problem_between('prepaid_credit_text', 0, 1000000000000, false) }}
             )
         end as rejection_reason
     from typed

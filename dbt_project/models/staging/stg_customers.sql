@@ -14,8 +14,8 @@ cleaned as (
         {{ golive.blank_as_null('customer_id') }} as customer_id,
         {{ golive.blank_as_null('name') }} as name,
         {{ golive.blank_as_null('email') }} as email,
-        upper({{ golive.blank_as_null('country') }}) as country,
-        upper({{ golive.blank_as_null('currency') }}) as currency,
+        {{ golive.blank_as_null('country') }} as country_text,
+        {{ golive.blank_as_null('currency') }} as currency_text,
         {{ golive.blank_as_null('tax_rate_percent') }} as tax_rate_percent_text,
         {{ golive.blank_as_null('parent_customer_id') }} as parent_customer_id,
         {{ golive.blank_as_null('created_at') }} as created_at
@@ -28,7 +28,7 @@ fingerprinted as (
     select
         cleaned.*,
         {{ golive.row_text([
-            'name', 'email', 'country', 'currency', 'tax_rate_percent_text',
+            'name', 'email', 'country_text', 'currency_text', 'tax_rate_percent_text',
             'parent_customer_id', 'created_at'
         ]) }} as row_text
     from cleaned
@@ -50,6 +50,8 @@ numbered as (
 
     select
         fingerprinted.*,
+        upper(fingerprinted.country_text) as country,
+        upper(fingerprinted.currency_text) as currency,
         keys.versions,
         row_number() over (partition by fingerprinted.customer_id order by fingerprinted.row_text)
             as copy_no

@@ -3,7 +3,8 @@
 {#- Every usage event as received, typed by the rules of docs/billing-rules.md §10: the
     timestamp as a UTC instant and as a day of the plan's time zone, the properties when they
     are a JSON object. Nothing is dropped or decided here (int_usage_events_classified does).
-    Incremental: each run types the rows that arrived since the last (raw.usage_events is
+    The payload of an event (customer, name, timestamp, properties) is compared
+    trimmed, an empty cell as no value (docs/billing-rules.md §7.2). Incremental: each run types the rows that arrived since the last (raw.usage_events is
     appended to, and _received_no only grows); a full reload of the source rebuilds it. -#}
 with settings as (
 
@@ -28,8 +29,8 @@ cleaned as (
         {{ golive.blank_as_null('event_id') }} as event_id,
         {{ golive.blank_as_null('customer_id') }} as customer_id,
         {{ golive.blank_as_null('event_name') }} as event_name,
-        "timestamp" as timestamp_text,
-        properties as properties_text,
+        {{ golive.blank_as_null('"timestamp"') }} as timestamp_text,
+        {{ golive.blank_as_null('properties') }} as properties_text,
         {{ golive.timestamp_parts('"timestamp"') }} as timestamp_parts
     from source
 
@@ -47,7 +48,7 @@ typed as (
         properties_text,
         {{ golive.timestamp_from_parts('timestamp_parts') }} as event_at,
         case
-            when properties_text is null or trim(properties_text) = '' then '{}'
+            when properties_text is null then '{}'
             when {{ golive.is_json_object('properties_text') }} then properties_text
         end as properties
     from cleaned
