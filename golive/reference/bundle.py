@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import glob
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -57,16 +56,6 @@ class Bundle:
     events: list[Event]
     #: per dataset (customers, contracts, contract_lines, usage_events): what happened to it
     counts: dict[str, DatasetCounts]
-
-    @property
-    def quarantined_events(self) -> Counter[str]:
-        """Usage events quarantined, per reason."""
-        return self.counts[USAGE_EVENTS].quarantined
-
-    @property
-    def duplicate_events(self) -> int:
-        """Exact repeats of an event (counted once, not billed twice)."""
-        return self.counts[USAGE_EVENTS].duplicates
 
 
 def _read_csv(path: str | None) -> list[dict[str, str]]:
