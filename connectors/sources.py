@@ -471,12 +471,39 @@ DATABASE_CONNECTORS: dict[str, str] = {
 }
 
 
+def refuse_nul(dataset: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The same stream, refusing a text value with a NUL character (``\\x00``): PostgreSQL cannot
+    store one, so the warehouses would disagree; the error names the row and the column."""
+    text_columns = [
+        i
+        for i, f in enumerate(reader.schema)
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        seen = 0
+        for batch in reader:
+            for i in text_columns:
+                found = pc.match_substring(batch.column(i), "\x00")
+                if pc.any(found).as_py():
+                    row = found.to_pylist().index(True)
+                    raise SourceError(
+                        f"{dataset}: row {seen + row + 1}, column {reader.schema.field(i).name}, "
+                        "holds a NUL character (\\x00), which no warehouse can store the same "
+                        "way. Fix: remove it from the source"
+                    )
+            seen += batch.num_rows
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
 @contextlib.contextmanager
 def open_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     """Open any configured source as a stream of contract-shaped Arrow batches (all text)."""
     if spec.connector in ("csv", "parquet"):
         with read_file_source(spec) as reader:
-            yield reader
+            yield refuse_nul(spec.dataset, reader)
         return
     target = DATABASE_CONNECTORS.get(spec.connector)
     if target is None:
@@ -486,4 +513,4 @@ def open_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
     module_name, func_name = target.split(":")
     extract = getattr(importlib.import_module(module_name), func_name)
     with extract(spec) as batches, read_arrow_source(spec, batches) as reader:
-        yield reader
+        yield refuse_nul(spec.dataset, reader)

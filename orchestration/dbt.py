@@ -199,6 +199,25 @@ def invoke_dbt(args: list[str], env: Mapping[str, str], target_path: Path) -> Db
     return run
 
 
+def compile_inline(sql: str, env: Mapping[str, str]) -> str:
+    """The SQL a Jinja text compiles to for the target ``env`` selects (the project's macros
+    available, ``golive.*`` included): how tests and benchmarks run a macro on any warehouse."""
+    from dbt.cli.main import dbtRunner
+
+    with _DBT_LOCK:
+        try:
+            parsed = _parsed_project(env)
+            with scoped_dbt_environment(env):
+                result = dbtRunner(manifest=parsed).invoke(
+                    ["compile", "--quiet", "--inline", sql, *_location_args(TARGET_DIR / "inline")]
+                )
+        finally:
+            _close_duckdb_environment()
+    if not result.success:
+        raise RuntimeError(f"dbt compile failed: {result.exception}")
+    return result.result.results[0].node.compiled_code
+
+
 def _close_duckdb_environment() -> None:
     """dbt-duckdb keeps its DuckDB database open in the process after an invocation (a class
     attribute of its connection manager), which would keep the file locked against every other

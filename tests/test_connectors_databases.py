@@ -186,8 +186,10 @@ def test_incremental_pulls_equal_a_full_reload(company, postgres_url, tmp_path, 
 
     wh = warehouse_from_url(url)
     resent = ", ".join(f"'{r['event_id']}'" for r in first[:5])
-    # re-sent rows are not loaded twice (their first copies came in the first pull)
-    assert wh.scalar(f"select count(*) from raw.usage_events where event_id in ({resent})") == 5
+    # re-sent rows are kept as received, and counted once: the later copies are duplicates
+    assert wh.scalar(f"select count(*) from raw.usage_events where event_id in ({resent})") == 10
+    assert wh.scalar(f"select count(*) from sandbox.usage_events where event_id in ({resent})") == 5
+    assert wh.scalar("select sum(duplicates) from sandbox.usage_event_counts") == 5
     assert wh.query("select watermark from raw.source_watermarks") == [
         (str(20_000 + len(third) - 1),)
     ]

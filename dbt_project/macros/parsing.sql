@@ -31,7 +31,7 @@
 {%- endmacro %}
 {% macro default__try_decimal(text) -%}
     case when {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }} then
-        case when abs(cast(trim({{ text }}) as numeric)) < 1e27
+        case when round(abs(cast(trim({{ text }}) as numeric)), 10) < 1e28
             then cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
     end
 {%- endmacro %}
@@ -67,6 +67,35 @@
     end
 {%- endmacro %}
 
+{#- Digits as an integer, for a part a regular expression already matched. DuckDB may compute
+    an expression for every row before the CASE that guards it (common subexpressions are
+    evaluated once), so its cast must not raise on text the guard would have kept out. -#}
+{% macro digits_as_integer(text) -%}
+    {{ return(adapter.dispatch('digits_as_integer', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__digits_as_integer(text) -%}
+    cast({{ text }} as integer)
+{%- endmacro %}
+{% macro duckdb__digits_as_integer(text) -%}
+    try_cast({{ text }} as integer)
+{%- endmacro %}
+
+{#- A text already checked to be a real date, as a date (never raising, see above). -#}
+{% macro date_from_text(text) -%}
+    {{ return(adapter.dispatch('date_from_text', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__date_from_text(text) -%}
+    cast({{ text }} as date)
+{%- endmacro %}
+{% macro duckdb__date_from_text(text) -%}
+    try_cast({{ text }} as date)
+{%- endmacro %}
+{% macro safe_cast_prefix() -%}
+    {{ return(adapter.dispatch('safe_cast_prefix', 'golive')()) }}
+{%- endmacro %}
+{% macro default__safe_cast_prefix() -%}cast({%- endmacro %}
+{% macro duckdb__safe_cast_prefix() -%}try_cast({%- endmacro %}
+
 {#- Year, month and day (integers) form a real date of years 1..9999. -#}
 {% macro valid_ymd(year, month, day) -%}
     ({{ year }} between 1 and 9999
@@ -83,10 +112,10 @@
 {% macro try_date(text) -%}
     case when {{ golive.matches('trim(' ~ text ~ ')', '^[0-9]{4}-[0-9]{2}-[0-9]{2}$') }} then
         case when {{ golive.valid_ymd(
-            'cast(substr(trim(' ~ text ~ '), 1, 4) as integer)',
-            'cast(substr(trim(' ~ text ~ '), 6, 2) as integer)',
-            'cast(substr(trim(' ~ text ~ '), 9, 2) as integer)') }}
-            then cast(trim({{ text }}) as date) end
+            golive.digits_as_integer('substr(trim(' ~ text ~ '), 1, 4)'),
+            golive.digits_as_integer('substr(trim(' ~ text ~ '), 6, 2)'),
+            golive.digits_as_integer('substr(trim(' ~ text ~ '), 9, 2)')) }}
+            then {{ golive.date_from_text('trim(' ~ text ~ ')') }} end
     end
 {%- endmacro %}
 
@@ -120,21 +149,28 @@
 
 {#- The UTC instant (a timestamp without time zone) the parts of the rule name, or NULL when
     the text did not match or a part is out of range (month 13, 30 February, hour 24, second
-    60, offset hour 24 …). Fraction digits beyond microseconds are dropped; no zone is UTC. -#}
+    60, offset hour 24, an instant outside years 1 to 9999 …). Fraction digits beyond
+    microseconds are dropped; no zone is UTC. -#}
 {% macro timestamp_from_parts(parts) -%}
-    {%- set y = 'cast(' ~ golive.timestamp_part(parts, 1) ~ ' as integer)' -%}
-    {%- set mo = 'cast(' ~ golive.timestamp_part(parts, 2) ~ ' as integer)' -%}
-    {%- set d = 'cast(' ~ golive.timestamp_part(parts, 3) ~ ' as integer)' -%}
-    {%- set h = 'coalesce(cast(' ~ golive.timestamp_part(parts, 4) ~ ' as integer), 0)' -%}
-    {%- set mi = 'coalesce(cast(' ~ golive.timestamp_part(parts, 5) ~ ' as integer), 0)' -%}
-    {%- set s = 'coalesce(cast(' ~ golive.timestamp_part(parts, 6) ~ ' as integer), 0)' -%}
+    {%- set y = golive.digits_as_integer(golive.timestamp_part(parts, 1)) -%}
+    {%- set mo = golive.digits_as_integer(golive.timestamp_part(parts, 2)) -%}
+    {%- set d = golive.digits_as_integer(golive.timestamp_part(parts, 3)) -%}
+    {%- set h = 'coalesce(' ~ golive.digits_as_integer(golive.timestamp_part(parts, 4)) ~ ', 0)' -%}
+    {%- set mi = 'coalesce(' ~ golive.digits_as_integer(golive.timestamp_part(parts, 5)) ~ ', 0)' -%}
+    {%- set s = 'coalesce(' ~ golive.digits_as_integer(golive.timestamp_part(parts, 6)) ~ ', 0)' -%}
     {%- set z = golive.timestamp_part(parts, 8) -%}
     {%- set zone_digits = "replace(" ~ z ~ ", ':', '')" -%}
-    {%- set zone_hours = 'cast(substr(' ~ z ~ ', 2, 2) as integer)' -%}
-    {%- set zone_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then cast(substr(' ~ zone_digits ~ ', 4, 2) as integer) else 0 end' -%}
+    {%- set zone_hours = golive.digits_as_integer('substr(' ~ z ~ ', 2, 2)') -%}
+    {%- set zone_minutes = 'case when length(' ~ zone_digits ~ ') = 5 then ' ~ golive.digits_as_integer('substr(' ~ zone_digits ~ ', 4, 2)') ~ ' else 0 end' -%}
+    {%- set offset = zone_hours ~ ' * 60 + ' ~ zone_minutes -%}
     case when {{ golive.timestamp_part(parts, 1) }} is not null then
         case when {{ golive.valid_ymd(y, mo, d) }} and {{ h }} <= 23 and {{ mi }} <= 59 and {{ s }} <= 59
             and ({{ z }} is null or upper({{ z }}) = 'Z' or ({{ zone_hours }} <= 23 and {{ zone_minutes }} <= 59))
+            -- the instant stays within years 1 to 9999 (an offset at either edge could leave them)
+            and not ({{ y }} = 1 and {{ mo }} = 1 and {{ d }} = 1 and coalesce(substr({{ z }}, 1, 1), '') = '+'
+                and {{ h }} * 60 + {{ mi }} < {{ offset }})
+            and not ({{ y }} = 9999 and {{ mo }} = 12 and {{ d }} = 31 and coalesce(substr({{ z }}, 1, 1), '') = '-'
+                and {{ h }} * 60 + {{ mi }} + {{ offset }} >= 1440)
         then {{ dbt.dateadd(
             'minute',
             "case when " ~ z ~ " is null or upper(" ~ z ~ ") = 'Z' then 0 when substr(" ~ z ~ ", 1, 1) = '-' then "
@@ -146,7 +182,7 @@
                 "coalesce(" ~ golive.timestamp_part(parts, 5) ~ ", '00')", "':'",
                 "coalesce(" ~ golive.timestamp_part(parts, 6) ~ ", '00')", "'.'",
                 "rpad(coalesce(substr(" ~ golive.timestamp_part(parts, 7) ~ ", 1, 6), ''), 6, '0')"
-            ]) ~ " as timestamp)") }}
+            ]) ~ " as timestamp)") | replace('cast(', golive.safe_cast_prefix(), 1) }}
         end
     end
 {%- endmacro %}

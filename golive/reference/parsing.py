@@ -11,7 +11,9 @@
   24, a day that exists in its month). ``datetime.fromisoformat`` accepts other shapes (week
   dates, ``20260910``, ``T`` in lower case), so the rule is matched here first.
 - A date (master data) is ``YYYY-MM-DD`` of a day that exists.
-- Properties are a JSON object; missing or empty properties are ``{}``.
+- Properties are a JSON object by RFC 8259 (no NaN or Infinity, no trailing comma, no lone
+  surrogate), with no top-level key twice and no ``\u0000``; missing or empty properties are
+  ``{}``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 from golive.reference.numbers import keep_ten_places
 
-_NUMBER = re.compile(r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?")
+_NUMBER = re.compile(r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,4})?")
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _TIMESTAMP = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
@@ -85,18 +87,12 @@ def parse_date(value: Any) -> date | None:
     return date(year, month, day) if _valid_day(year, month, day) else None
 
 
-_MIN_UTC = datetime.min.replace(tzinfo=UTC)
-_MAX_UTC = datetime.max.replace(tzinfo=UTC)
-
-
 def parse_timestamp(value: Any) -> datetime | None:
     """The timestamp rule: an event timestamp as an aware UTC ``datetime``, else ``None``.
 
     ``2026-01-31T20:00:00-05:00`` is 2026-02-01T01:00Z; ``2026-09-10`` is midnight UTC;
     ``2026-09-10T10:00:00.1234567Z`` keeps 10:00:00.123456 (truncated, never rounded up into
-    the next second). An instant that an offset pushes past year 1 or 9999 is valid by the
-    rule but outside Python's range; it comes back as ``datetime.min``/``max`` in UTC, which no
-    contract covers.
+    the next second). An instant that an offset pushes out of years 1 to 9999 is refused.
     """
     text = cell(value)
     match = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
@@ -117,8 +113,8 @@ def parse_timestamp(value: Any) -> datetime | None:
     local = datetime(year, month, day, hour, minute, second, micros)
     try:
         return local.replace(tzinfo=timezone(offset)).astimezone(UTC)
-    except OverflowError:
-        return _MIN_UTC if year == 1 else _MAX_UTC
+    except OverflowError:  # the instant leaves years 1 to 9999: not a timestamp of the rule
+        return None
 
 
 def _no_constant(name: str) -> Any:
@@ -136,11 +132,48 @@ def parse_properties(value: Any) -> dict[str, Any] | None:
     text = cell(value)
     if text is None:
         return {}
+    if "\\u0000" in text.lower():
+        return None  # PostgreSQL cannot read a NUL back out of JSON: not properties anywhere
     try:
-        parsed = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        parsed = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_constant=_no_constant,
+            object_pairs_hook=_Object.of,
+        )
     except ValueError:
         return None
-    return parsed if isinstance(parsed, dict) else None
+    if not isinstance(parsed, _Object) or parsed.repeated or not _unicode(parsed):
+        return None
+    return dict(parsed)
+
+
+class _Object(dict):
+    """A JSON object that remembers whether a key appeared twice in it."""
+
+    repeated = False
+
+    @classmethod
+    def of(cls, pairs: list[tuple[str, Any]]) -> _Object:
+        obj = cls(pairs)
+        obj.repeated = len(obj) != len(pairs)
+        return obj
+
+
+def _unicode(value: Any) -> bool:
+    """No lone surrogate (``\\ud800``) anywhere: json.loads lets them through, and they are not
+    Unicode text."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_unicode(k) and _unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_unicode(v) for v in value)
+    return True
 
 
 def parse_flag(value: Any) -> bool:
