@@ -1,8 +1,10 @@
 """The ``golive`` command line: ``golive demo`` and ``golive run PLAN``.
 
 Exit status: 0 when every stage asked for succeeded; 1 when a stage failed; 2 for a bad plan,
-a bad warehouse URL or bad arguments (nothing ran); 3 when the sign-off gate held production
-migration back; 5 when another run holds the warehouse (nothing ran).
+a bad warehouse URL or bad arguments (nothing ran); 3 when the sign-off held production
+migration back; 4 when the sign-off passed and the migration waits for a named approval
+(``golive approve --by NAME``, or ``golive run --approved-by NAME``); 5 when another run holds
+the warehouse (nothing ran).
 
 Everything a user wrote (plan keys, column names, file paths, error messages that quote them)
 is printed literally, never read as console markup.
@@ -29,6 +31,7 @@ console = Console(highlight=False, soft_wrap=True)
 EXIT_STAGE_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_SIGNOFF_HELD = 3
+EXIT_AWAITING_APPROVAL = 4
 EXIT_WAREHOUSE_BUSY = 5
 
 
@@ -74,13 +77,19 @@ def _finish(run: RunResult, report: Path | None) -> int:
     console.print(f"Warehouse: {escape(run.warehouse.display_url)}")
     if run.success:
         return 0
-    if run.signoff_failed:
+    if run.held == "signoff":
         failing = [c["criterion"] for c in run.signoff if not c["passed"]]
         console.print(
             f"[red]Sign-off failed ({escape(', '.join(failing))}): "
             "production migration held back.[/red]"
         )
         return EXIT_SIGNOFF_HELD
+    if run.held == "approval":
+        console.print(
+            "[yellow]The sign-off passed; production migration waits for a named approval: "
+            "golive approve --by NAME (or run again with --approved-by NAME).[/yellow]"
+        )
+        return EXIT_AWAITING_APPROVAL
     return EXIT_STAGE_FAILED
 
 
@@ -111,14 +120,109 @@ def main() -> None:
     default=None,
     help="Write the parallel test report (Markdown) here.",
 )
-def run(plan: Path, warehouse_url: str | None, through: str, report: Path | None) -> None:
+@click.option(
+    "--approved-by",
+    default=None,
+    help="Approve the production migration in this person's name (once the sign-off passed).",
+)
+@click.option("--note", default=None, help="A note kept with the approval.")
+def run(
+    plan: Path,
+    warehouse_url: str | None,
+    through: str,
+    report: Path | None,
+    approved_by: str | None,
+    note: str | None,
+) -> None:
     """Run the roadmap stages on PLAN, from discovery through --through."""
     log_path = (report.parent if report else Path.cwd()) / "golive-run.log"
-    sys.exit(_execute(plan, warehouse_url, through, report, log_path))
+    sys.exit(_execute(plan, warehouse_url, through, report, log_path, approved_by, note))
+
+
+@main.command()
+@click.argument("plan", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "first_day", default=None, help="First day (YYYY-MM-DD, plan's zone).")
+@click.option("--to", "last_day", default=None, help="Last day, included (default: --from).")
+@click.option(
+    "--warehouse",
+    "warehouse_url",
+    default=None,
+    help="duckdb:///path/file.duckdb (default: golive.duckdb here) or postgresql://…",
+)
+def backfill(
+    plan: Path, first_day: str | None, last_day: str | None, warehouse_url: str | None
+) -> None:
+    """Pull and aggregate usage for a range of days, as the nightly job does, in one run.
+
+    Without --from/--to: the last complete day (what the nightly schedule runs). What arrived is
+    classified against all history, every day it touches is re-aggregated (late events into
+    closed periods included), and the days of the range are aggregated again. After go-live,
+    production's usage aggregates follow."""
+    from connectors.warehouse import DEFAULT_URL
+    from orchestration.runner import run_usage
+
+    try:
+        warehouse = warehouse_from_url(warehouse_url or DEFAULT_URL)
+        outcome = run_usage(plan, warehouse.url, first_day, last_day, Path.cwd() / "golive-run.log")
+    except (WarehouseURLError, PlanError, ValueError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    except WarehouseBusyError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_WAREHOUSE_BUSY)
+    _stage_line("usage", outcome)
+    sys.exit(0 if outcome.success else EXIT_STAGE_FAILED)
+
+
+@main.command()
+@click.option("--by", "approved_by", required=True, help="The name of the person who approves.")
+@click.option("--note", default=None, help="A note kept with the approval.")
+@click.option(
+    "--warehouse",
+    "warehouse_url",
+    default=None,
+    help="duckdb:///path/file.duckdb (default: golive.duckdb here) or postgresql://…",
+)
+def approve(approved_by: str, note: str | None, warehouse_url: str | None) -> None:
+    """Approve the production migration of the sandbox as it is now (its sign-off passed).
+
+    The approval is recorded with the sandbox's checksums: a sandbox that changes afterwards
+    needs a new one. The next `golive run` (or Dagster run) promotes it."""
+    from connectors.warehouse import DEFAULT_URL
+    from golive.migration import MigrationHeld
+    from golive.migration import approve as record
+
+    try:
+        warehouse = warehouse_from_url(warehouse_url or DEFAULT_URL)
+    except WarehouseURLError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    try:
+        with warehouse.exclusive(f"golive approve by {approved_by}"):
+            approval = record(warehouse, approved_by, note)
+    except MigrationHeld as held:
+        console.print(f"[red]{escape(str(held))}[/red]")
+        sys.exit(EXIT_SIGNOFF_HELD)
+    except WarehouseBusyError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_WAREHOUSE_BUSY)
+    except ValueError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    console.print(
+        f"Approved by {escape(approval.approved_by)} at {approval.approved_at:%Y-%m-%d %H:%M} "
+        f"UTC ({len(approval.checksums)} sandbox tables). The next run promotes this sandbox."
+    )
 
 
 def _execute(
-    plan: Path, warehouse_url: str | None, through: str, report: Path | None, log_path: Path
+    plan: Path,
+    warehouse_url: str | None,
+    through: str,
+    report: Path | None,
+    log_path: Path,
+    approved_by: str | None = None,
+    note: str | None = None,
 ) -> int:
     """Check the arguments, run the stages, print the outcome; the exit status.
 
@@ -132,30 +236,38 @@ def _execute(
         return EXIT_BAD_INPUT
     try:
         result = run_stages(
-            plan, warehouse.url, through=through, on_stage=_stage_line, log_path=log_path
+            plan,
+            warehouse.url,
+            through=through,
+            on_stage=_stage_line,
+            log_path=log_path,
+            approved_by=approved_by,
+            note=note,
         )
     except PlanError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
-        _alert_refused("golive: the plan cannot run", str(exc))
+        _alert_refused("bad_plan", plan.name, str(exc))
         return EXIT_BAD_INPUT
     except WarehouseBusyError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
-        _alert_refused("golive: the warehouse is busy, nothing ran", str(exc))
+        _alert_refused("warehouse_busy", plan.name, str(exc))
         return EXIT_WAREHOUSE_BUSY
     except Exception as exc:
-        message = warehouse.scrub(f"{type(exc).__name__}: {exc}")
+        message = warehouse.scrub(f"{exc}")
         console.print(f"[red]golive failed: {escape(message)}[/red]")
-        _alert_refused("golive: the run failed", message)
+        _alert_refused("stage_failed", plan.name, message)
         raise SystemExit(EXIT_STAGE_FAILED) from None
     code = _finish(result, report)
     console.print(f"Log: {escape(str(log_path))}")
     return code
 
 
-def _alert_refused(title: str, body: str) -> None:
-    from golive.alerts import send_alert
+def _alert_refused(cause: str, plan_name: str, error: str) -> None:
+    """Alert a refusal that stopped the run before any stage (the plan may not even load:
+    the alert names the plan file)."""
+    from golive.alerts import compose_alert, send_alert
 
-    send_alert(title, body)
+    send_alert(*compose_alert(cause, plan_name, error=error))
 
 
 @main.command()
@@ -195,12 +307,18 @@ def demo(events: int, warehouse_url: str | None, directory: Path, seed: int) -> 
         db = directory / "warehouse.duckdb"
         db.unlink(missing_ok=True)
         warehouse_url = f"duckdb:///{db}"
+    console.print(
+        "The demo approves its own migration, in the name 'golive demo' (a sample company); "
+        "a real plan waits for a named approval."
+    )
     code = _execute(
         Path(summary["plan"]),
         warehouse_url,
         "production_migration",
         directory / "report.md",
         directory / "run.log",
+        approved_by="golive demo",
+        note="sample company, approved by the demo itself",
     )
     console.print(f"Total: {time.perf_counter() - started:.1f} s")
     sys.exit(code)

@@ -1,9 +1,23 @@
-"""Production migration: promote the signed-off sandbox tables, atomically, with an audit trail.
+"""Production migration: promote what passed sign-off and was approved, atomically, with an
+audit trail; then keep production's usage current.
 
-All tables are replaced in one transaction: a failure leaves ``production`` exactly as it was.
-Invoices are promoted as ``approved`` (approval is what posts their journal entries). Every
-attempt writes one row to ``audit.migration_runs`` with per-table row counts and checksums and
-the sign-off snapshot it promoted.
+A promotion copies into ``production``, in ONE transaction (a crash leaves production exactly
+as it was): the configuration the plan and the sandbox load defined (customers, contracts,
+contract lines, the price book and its tiers, metrics and their filters), the usage
+aggregates, the invoices (approved), their lines and journal entries, the reconciliation and
+sign-off tables, and, when the plan says ``migration: {import_history: true}``, the legacy
+invoices, lines and journal entries as historical records (``source = 'legacy'``).
+``production.deployment`` says which plan (file and digest), which sandbox build, which
+sign-off and which approval it came from.
+
+A promotion needs both a passed sign-off and an **approval** by a named person
+(``audit.approvals``), recorded with the checksums of the sandbox tables it approved: a sandbox
+that changed since (a re-run with other data) needs a new approval. Every attempt, promoted or
+held back, writes one row to ``audit.migration_runs`` with its reason, per-table row counts
+and checksums, and the sign-off snapshot.
+
+After go-live, :func:`sync_production_usage` brings ``production.usage_aggregates`` up to date
+with the periods the nightly run re-aggregated, and touches nothing else in production.
 """
 
 from __future__ import annotations
@@ -14,137 +28,414 @@ import uuid
 from dataclasses import dataclass, field
 
 from connectors.warehouse import Warehouse, quote_ident
+from golive.plan import Plan
 
-#: (table, key columns for the checksum's row order)
-PROMOTED_TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("usage_aggregates", ("contract_id", "metric_id", "period_start", "group_value")),
-    ("invoices", ("invoice_id",)),
-    ("invoice_lines", ("invoice_id", "line_no")),
-    ("journal_entries", ("entry_id",)),
-    ("reconciliation_invoices", ("customer_id", "period_start", "currency")),
-    ("reconciliation_lines", ("customer_id", "period_start", "currency", "product_id")),
-    ("signoff", ("criterion",)),
+
+@dataclass(frozen=True)
+class Promoted:
+    """One production table and the sandbox query it is promoted from."""
+
+    table: str
+    query: str
+    history: bool = False
+
+    @property
+    def source(self) -> tuple[str, str]:
+        """The ``(schema, table)`` the query reads (its lineage)."""
+        relation = self.query.split(" from ", 1)[1].split()[0]
+        schema, table = relation.split(".")
+        return schema, table
+
+
+PROMOTED: tuple[Promoted, ...] = (
+    Promoted("customers", "select * from staging.stg_customers where status = 'accepted'"),
+    Promoted("contracts", "select * from staging.stg_contracts where status = 'accepted'"),
+    Promoted(
+        "contract_lines", "select * from staging.stg_contract_lines where status = 'accepted'"
+    ),
+    Promoted("price_book", "select * from staging.stg_price_book"),
+    Promoted("price_tiers", "select * from staging.stg_price_tiers"),
+    Promoted("metrics", "select * from raw.plan_metrics"),
+    Promoted("metric_filters", "select * from raw.plan_metric_filters"),
+    Promoted("usage_aggregates", "select * from sandbox.usage_aggregates"),
+    Promoted(
+        "invoices",
+        "select invoice_id, contract_id, customer_id, period_start, period_end, currency, "
+        "subtotal, credits_applied, tax, total, 'approved' as status from sandbox.invoices",
+    ),
+    Promoted("invoice_lines", "select * from sandbox.invoice_lines"),
+    Promoted("journal_entries", "select * from sandbox.journal_entries"),
+    Promoted("reconciliation_invoices", "select * from sandbox.reconciliation_invoices"),
+    Promoted("reconciliation_lines", "select * from sandbox.reconciliation_lines"),
+    Promoted("reconciliation_journal", "select * from sandbox.reconciliation_journal"),
+    Promoted("signoff", "select * from sandbox.signoff"),
+    Promoted(
+        "legacy_invoices",
+        "select 'legacy' as source, * from staging.stg_legacy_invoices",
+        history=True,
+    ),
+    Promoted(
+        "legacy_invoice_lines",
+        "select 'legacy' as source, * from staging.stg_legacy_invoice_lines",
+        history=True,
+    ),
+    Promoted(
+        "legacy_journal_entries",
+        "select 'legacy' as source, * from staging.stg_legacy_journal_entries",
+        history=True,
+    ),
 )
 
+#: the production tables by name, in promotion order
+PRODUCTION_TABLES = tuple(p.table for p in PROMOTED)
 
-class SignoffNotPassedError(RuntimeError):
-    """Raised when the sign-off table has a failing criterion: nothing is promoted."""
+#: what an approval covers: the data a promotion copies (not the sign-off's check time)
+APPROVED_TABLES = tuple(p.table for p in PROMOTED if p.table != "signoff" and not p.history)
+
+
+class MigrationHeld(RuntimeError):
+    """Nothing was promoted: ``kind`` is ``signoff`` (a criterion failed or none was checked)
+    or ``approval`` (no approval of this sandbox); the message says what to do."""
+
+    def __init__(self, kind: str, message: str, failing: list[dict] | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.failing = failing or []
 
 
 @dataclass
 class MigrationResult:
-    """What one migration did."""
+    """What one migration attempt did."""
 
     run_id: str
     status: str
+    reason: str = ""
     row_counts: dict[str, int] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
     signoff: list[dict] = field(default_factory=list)
+    approval: dict | None = None
 
 
-def _checksum_sql(schema: str, table: str, columns: list[str], keys: tuple[str, ...]) -> str:
-    # md5 over the rows in key order, each row as text: the same on DuckDB and PostgreSQL
-    row = " || '|' || ".join(f"coalesce(cast({quote_ident(c)} as varchar), '')" for c in columns)
-    order = ", ".join(quote_ident(k) for k in keys)
+def checksum_sql(relation: str, columns: list[str]) -> str:
+    """md5 over the rows as text, in a deterministic order (the rows' own text): the same
+    table gives the same checksum on every run and every warehouse."""
+    row = " || '|' || ".join(f"coalesce(cast({quote_ident(c)} as varchar), '~')" for c in columns)
     return (
-        f"select md5(coalesce(string_agg(md5({row}), '' order by {order}), '')) "
-        f"from {quote_ident(schema)}.{quote_ident(table)}"
+        f"select md5(coalesce(string_agg(row_text, '' order by row_text), '')) "
+        f"from (select md5({row}) as row_text from {relation}) as rows_of"
     )
 
 
-def _create_audit_table(con, warehouse: Warehouse) -> None:
-    run = warehouse.run_in
-    run(con, "create schema if not exists audit")
-    run(
-        con,
-        "create table if not exists audit.migration_runs ("
-        "run_id varchar primary key, started_at timestamp, finished_at timestamp, "
-        "status varchar, row_counts varchar, checksums varchar, signoff varchar, error varchar)",
-    )
-
-
-def migrate(warehouse: Warehouse, run_id: str | None = None) -> MigrationResult:
-    """Promote sandbox to production in one transaction and record it in the audit table."""
-    run_id = run_id or uuid.uuid4().hex
-    started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    result = MigrationResult(run_id=run_id, status="failed")
+def _columns(warehouse: Warehouse, con, schema: str, table: str) -> list[str]:
     p = warehouse.param
+    return [
+        r[0]
+        for r in warehouse.fetch_in(
+            con,
+            "select column_name from information_schema.columns where "
+            f"table_schema = {p} and table_name = {p} order by ordinal_position",
+            [schema, table],
+        )
+    ]
+
+
+def sandbox_checksums(warehouse: Warehouse) -> dict[str, str]:
+    """Checksums of what a promotion would copy from the sandbox (what an approval covers)."""
+    out = {}
+    with warehouse.connect() as con:
+        for promoted in PROMOTED:
+            if promoted.table in APPROVED_TABLES:
+                columns = _query_columns(warehouse, con, promoted.query)
+                relation = f"({promoted.query}) as sandbox_rows"
+                out[promoted.table] = warehouse.fetch_in(
+                    con, checksum_sql(relation, columns), None
+                )[0][0]
+    return out
+
+
+def _query_columns(warehouse: Warehouse, con, query: str) -> list[str]:  # noqa: ARG001
+    cursor = con.execute(f"select * from ({query}) as q limit 0")
+    return [d[0] for d in cursor.description]
+
+
+# ------------------------------------------------------------------------------------- audit
+
+_AUDIT = (
+    "create schema if not exists audit; "
+    "create table if not exists audit.migration_runs (run_id varchar, started_at timestamp, "
+    "finished_at timestamp, status varchar, row_counts varchar, checksums varchar, "
+    "signoff varchar, error varchar, reason varchar, approval varchar); "
+    "create table if not exists audit.approvals (approval_id varchar, approved_by varchar, "
+    "note varchar, approved_at timestamp, checksums varchar)"
+)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _audit(warehouse: Warehouse, con, result: MigrationResult, started: dt.datetime, error=None):
+    p = warehouse.param
+    warehouse.run_in(
+        con,
+        f"insert into audit.migration_runs values ({', '.join([p] * 10)})",
+        [
+            result.run_id,
+            started,
+            _now(),
+            result.status,
+            json.dumps(result.row_counts, sort_keys=True),
+            json.dumps(result.checksums, sort_keys=True),
+            json.dumps(result.signoff),
+            error,
+            result.reason,
+            json.dumps(result.approval, default=str) if result.approval else None,
+        ],
+    )
+
+
+def ensure_audit_tables(warehouse: Warehouse) -> None:
+    """The audit schema's tables (created on first use; older ones gain the new columns)."""
+    warehouse.execute(_AUDIT)
+    existing = set(warehouse.columns("audit", "migration_runs"))
+    for column in ("reason", "approval"):
+        if column not in existing:
+            warehouse.execute(f"alter table audit.migration_runs add column {column} varchar")
+
+
+def read_signoff(warehouse: Warehouse) -> list[dict]:
+    """The sign-off table's rows, or [] when it has not been written."""
+    if not warehouse.table_exists("sandbox", "signoff"):
+        return []
+    rows = warehouse.query(
+        "select criterion, threshold, observed, passed from sandbox.signoff order by criterion"
+    )
+    return [
+        {"criterion": c, "threshold": t, "observed": o, "passed": bool(ok)} for c, t, o, ok in rows
+    ]
+
+
+# ---------------------------------------------------------------------------------- approval
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A named person's approval of the sandbox as it was (its checksums)."""
+
+    approval_id: str
+    approved_by: str
+    note: str | None
+    approved_at: dt.datetime
+    checksums: dict[str, str]
+
+
+def approve(warehouse: Warehouse, approved_by: str, note: str | None = None) -> Approval:
+    """Record that ``approved_by`` approves promoting the sandbox as it is now.
+
+    Refused (:class:`MigrationHeld`, kind ``signoff``) unless the sign-off passed: an approval
+    says "promote what passed", not "promote whatever is there".
+    """
+    approved_by = (approved_by or "").strip()
+    if not approved_by:
+        raise ValueError("an approval needs the name of the person who approves")
+    _require_signoff(read_signoff(warehouse))
+    ensure_audit_tables(warehouse)
+    approval = Approval(uuid.uuid4().hex, approved_by, note, _now(), sandbox_checksums(warehouse))
+    p = warehouse.param
+    warehouse.execute(
+        f"insert into audit.approvals values ({p}, {p}, {p}, {p}, {p})",
+        [
+            approval.approval_id,
+            approval.approved_by,
+            approval.note,
+            approval.approved_at,
+            json.dumps(approval.checksums, sort_keys=True),
+        ],
+    )
+    return approval
+
+
+def latest_approval(warehouse: Warehouse) -> Approval | None:
+    """The most recent approval, if any."""
+    if not warehouse.table_exists("audit", "approvals"):
+        return None
+    rows = warehouse.query(
+        "select approval_id, approved_by, note, approved_at, checksums from audit.approvals "
+        "order by approved_at desc, approval_id desc limit 1"
+    )
+    if not rows:
+        return None
+    approval_id, by, note, at, checksums = rows[0]
+    return Approval(approval_id, by, note, at, json.loads(checksums))
+
+
+def _require_signoff(signoff: list[dict]) -> None:
+    failing = [c for c in signoff if not c["passed"]]
+    if not signoff:
+        raise MigrationHeld("signoff", "no sign-off has been checked: run the parallel test first")
+    if failing:
+        names = ", ".join(
+            f"{c['criterion']} (observed {c['observed']}, threshold {c['threshold']})"
+            for c in failing
+        )
+        raise MigrationHeld(
+            "signoff", f"sign-off held the migration back: {names}", failing=failing
+        )
+
+
+def _approval_for(warehouse: Warehouse, current: dict[str, str]) -> Approval:
+    approval = latest_approval(warehouse)
+    if approval is None:
+        raise MigrationHeld(
+            "approval",
+            "the sign-off passed; production migration waits for a named approval: "
+            "golive approve --by NAME (or golive run --approved-by NAME)",
+        )
+    changed = sorted(t for t in current if approval.checksums.get(t) != current[t])
+    if changed:
+        raise MigrationHeld(
+            "approval",
+            f"the sandbox changed since {approval.approved_by} approved it at "
+            f"{approval.approved_at:%Y-%m-%d %H:%M} UTC ({', '.join(changed)}): it needs a new "
+            "approval (golive approve --by NAME)",
+        )
+    return approval
+
+
+# --------------------------------------------------------------------------------- promotion
+
+
+def migrate(
+    warehouse: Warehouse,
+    plan: Plan,
+    run_id: str | None = None,
+    approved_by: str | None = None,
+    note: str | None = None,
+    plan_digest: str | None = None,
+) -> MigrationResult:
+    """Promote sandbox to production in one transaction, if the sign-off passed and the
+    sandbox is approved (``approved_by`` approves it first); audit every attempt.
+
+    Raises :class:`MigrationHeld` when the attempt was held back (after writing its audit row).
+    """
+    run_id = run_id or uuid.uuid4().hex
+    started = _now()
+    ensure_audit_tables(warehouse)
+    result = MigrationResult(run_id=run_id, status="failed", signoff=read_signoff(warehouse))
+    try:
+        _require_signoff(result.signoff)
+        if approved_by:
+            approve(warehouse, approved_by, note)
+        current = sandbox_checksums(warehouse)
+        approval = _approval_for(warehouse, current)
+        result.approval = {
+            "approval_id": approval.approval_id,
+            "approved_by": approval.approved_by,
+            "approved_at": approval.approved_at.isoformat(),
+            "note": approval.note,
+        }
+    except MigrationHeld as held:
+        result.status, result.reason = "held", str(held)
+        with warehouse.connect() as con:
+            _audit(warehouse, con, result, started)
+        raise
+    tables = [p for p in PROMOTED if plan.migration.import_history or not p.history]
     try:
         with warehouse.connect() as con:
             run = warehouse.run_in
-            fetch = warehouse.fetch_in
-            signoff = fetch(
-                con,
-                "select criterion, threshold, observed, passed from sandbox.signoff "
-                "order by criterion",
-                None,
-            )
-            result.signoff = [
-                {"criterion": c, "threshold": t, "observed": o, "passed": bool(ok)}
-                for c, t, o, ok in signoff
-            ]
-            failing = [s["criterion"] for s in result.signoff if not s["passed"]]
-            if not signoff or failing:
-                raise SignoffNotPassedError(
-                    "sign-off has not passed"
-                    + (f": failing criteria {', '.join(failing)}" if failing else ": no sign-off")
-                )
             run(con, "create schema if not exists production")
-            for table, _keys in PROMOTED_TABLES:
-                target = f"production.{quote_ident(table)}"
+            for promoted in PROMOTED:
+                target = f"production.{quote_ident(promoted.table)}"
                 run(con, f"drop table if exists {target}")
-                run(con, f"create table {target} as select * from sandbox.{quote_ident(table)}")
-            run(con, "update production.invoices set status = 'approved'")
-            for table, keys in PROMOTED_TABLES:
-                cols = [
-                    r[0]
-                    for r in fetch(
-                        con,
-                        "select column_name from information_schema.columns where "
-                        f"table_schema = 'production' and table_name = {p} "
-                        "order by ordinal_position",
-                        [table],
-                    )
-                ]
-                result.row_counts[table] = int(
-                    fetch(con, f"select count(*) from production.{quote_ident(table)}", None)[0][0]
+                if promoted in tables:
+                    run(con, f"create table {target} as {promoted.query}")
+            for promoted in tables:
+                relation = f"production.{quote_ident(promoted.table)}"
+                columns = _columns(warehouse, con, "production", promoted.table)
+                result.row_counts[promoted.table] = int(
+                    warehouse.fetch_in(con, f"select count(*) from {relation}", None)[0][0]
                 )
-                result.checksums[table] = fetch(
-                    con, _checksum_sql("production", table, cols, keys), None
+                result.checksums[promoted.table] = warehouse.fetch_in(
+                    con, checksum_sql(relation, columns), None
                 )[0][0]
-            result.status = "succeeded"
-            _create_audit_table(con, warehouse)
-            run(
-                con,
-                f"insert into audit.migration_runs values ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
-                [
-                    run_id,
-                    started,
-                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    "succeeded",
-                    json.dumps(result.row_counts, sort_keys=True),
-                    json.dumps(result.checksums, sort_keys=True),
-                    json.dumps(result.signoff),
-                    None,
-                ],
-            )
+            _write_deployment(warehouse, con, plan, result, plan_digest)
+            result.status, result.reason = "promoted", "sign-off passed and approved"
+            _audit(warehouse, con, result, started)
         return result
     except Exception as exc:
-        # the promotion rolled back; record the failed attempt in its own transaction
+        # the promotion rolled back: production is as it was; record the failed attempt
+        result.status, result.reason = "failed", "the promotion failed and was rolled back"
+        result.row_counts, result.checksums = {}, {}
         with warehouse.connect() as con:
-            _create_audit_table(con, warehouse)
-            warehouse.run_in(
-                con,
-                f"insert into audit.migration_runs values ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
-                [
-                    run_id,
-                    started,
-                    dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                    "failed",
-                    "{}",
-                    "{}",
-                    json.dumps(result.signoff),
-                    str(exc)[:2000],
-                ],
-            )
+            _audit(warehouse, con, result, started, error=warehouse.scrub(str(exc))[:2000])
         raise
+
+
+def _write_deployment(warehouse: Warehouse, con, plan: Plan, result: MigrationResult, digest):
+    p = warehouse.param
+    run = warehouse.run_in
+    run(con, "drop table if exists production.deployment")
+    run(
+        con,
+        "create table production.deployment (company varchar, plan_file varchar, "
+        "plan_digest varchar, usage_classification bigint, signoff_checked_at timestamp, "
+        "approval_id varchar, approved_by varchar, approved_at timestamp, "
+        "migration_run_id varchar, promoted_at timestamp, history_imported boolean)",
+    )
+    classification = None
+    if warehouse.table_exists("raw", "usage_build_state"):
+        rows = warehouse.fetch_in(
+            con, "select seq from raw.usage_build_state where model_set = 'classification'", None
+        )
+        classification = int(rows[0][0]) if rows else None
+    checked = warehouse.fetch_in(con, "select max(checked_at) from sandbox.signoff", None)[0][0]
+    run(
+        con,
+        f"insert into production.deployment values ({', '.join([p] * 11)})",
+        [
+            plan.company,
+            str(plan.file),
+            digest,
+            classification,
+            checked,
+            result.approval["approval_id"],
+            result.approval["approved_by"],
+            dt.datetime.fromisoformat(result.approval["approved_at"]),
+            result.run_id,
+            _now(),
+            plan.migration.import_history,
+        ],
+    )
+
+
+def is_live(warehouse: Warehouse) -> bool:
+    """Whether a promotion has happened (production holds a deployment)."""
+    return warehouse.table_exists("production", "deployment")
+
+
+def sync_production_usage(warehouse: Warehouse) -> int | None:
+    """After go-live: replace, in one transaction, production's usage aggregates of the
+    periods the last metering recomputed (``staging.int_usage_affected_periods``) with the
+    sandbox's. Nothing else in production changes. None when production is not live."""
+    if not is_live(warehouse):
+        return None
+    affected = (
+        "exists (select 1 from staging.int_usage_affected_periods as a "
+        "where a.customer_id = t.customer_id and (a.contract_id is null or "
+        "(a.contract_id = t.contract_id and a.period_start = t.period_start)))"
+    )
+    with warehouse.connect() as con:
+        run = warehouse.run_in
+        run(con, f"delete from production.usage_aggregates as t where {affected}")
+        run(
+            con,
+            "insert into production.usage_aggregates select * from sandbox.usage_aggregates "
+            f"as t where {affected}",
+        )
+        return int(
+            warehouse.fetch_in(
+                con,
+                "select count(*) from sandbox.usage_aggregates as t where " + affected,
+                None,
+            )[0][0]
+        )

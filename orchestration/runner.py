@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.warehouse import Warehouse, warehouse_from_url
-from golive.alerts import send_alert
+from golive.alerts import compose_alert, send_alert
+from golive.migration import read_signoff
 from golive.plan import Plan, PlanError
 from orchestration.partitions import usage_partitions
 from orchestration.resources import plan_digest, validated_plan
+from orchestration.sensors import failure_cause
 from orchestration.stages import STAGES
 
 #: stages with daily-partitioned usage assets
@@ -44,6 +46,10 @@ class RunResult:
     warehouse: Warehouse
     stages: list[StageResult] = field(default_factory=list)
     signoff: list[dict] = field(default_factory=list)
+    #: why the migration was held back: "signoff" or "approval" (None when it was not)
+    held: str | None = None
+    #: the cause of a failure, in golive/alerts.py's terms (None when the run succeeded)
+    cause: str | None = None
 
     @property
     def warehouse_url(self) -> str:
@@ -76,26 +82,8 @@ def _captured_output(log_path: Path | None):
         yield
 
 
-def _failure_message(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            err = event.step_failure_data.error
-            while err.cause is not None and "DagsterExecutionStepExecutionError" in err.cls_name:
-                err = err.cause
-            return err.message.strip()
-    return "the stage failed"
-
-
-def read_signoff(warehouse: Warehouse) -> list[dict]:
-    """The sign-off table's rows, or [] when it has not been written."""
-    if not warehouse.table_exists("sandbox", "signoff"):
-        return []
-    rows = warehouse.query(
-        "select criterion, threshold, observed, passed from sandbox.signoff order by criterion"
-    )
-    return [
-        {"criterion": c, "threshold": t, "observed": o, "passed": bool(p)} for c, t, o, p in rows
-    ]
+def _step_failures(result) -> list:
+    return [e for e in result.all_events if e.is_step_failure and e.step_failure_data]
 
 
 def run_stages(
@@ -104,6 +92,8 @@ def run_stages(
     through: str = "production_migration",
     on_stage: Callable[[str, StageResult | None], None] | None = None,
     log_path: Path | None = None,
+    approved_by: str | None = None,
+    note: str | None = None,
 ) -> RunResult:
     """Run every stage from discovery through ``through``; stop at the first that fails.
 
@@ -113,7 +103,9 @@ def run_stages(
     :class:`~golive.plan.PlanError`, and a warehouse another run holds raises
     :class:`~connectors.warehouse.WarehouseBusyError`. The plan is validated once; every stage
     uses that validated plan. The warehouse is held for the whole run (one writer at a time).
-    What the stages print (dbt's log lines) goes to ``log_path`` (default: not kept).
+    ``approved_by`` (and ``note``) approve the migration once the sign-off passed; without it
+    the migration waits for an approval already recorded for this very sandbox. What the stages
+    print (dbt's log lines) goes to ``log_path`` (default: not kept). A failure is alerted.
     """
     if through not in STAGES:
         raise ValueError(f"unknown stage '{through}': use one of {', '.join(STAGES)}")
@@ -135,7 +127,14 @@ def run_stages(
     resources = dict(defs.resources or {})
     instance = _instance()
     run = RunResult(plan=plan, warehouse=warehouse)
-    quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    approval = {
+        "ops": {
+            "production_migration": {
+                "config": {"approved_by": approved_by or "", "note": note or ""}
+            }
+        }
+    }
     tags = {"golive/plan": str(plan_path), "golive/warehouse": warehouse.display_url}
     # the usage assets run for the last complete day; what arrived is processed whatever its
     # day, and a first run processes all history (golive/usage.py)
@@ -164,7 +163,7 @@ def run_stages(
                     resources=resources,
                     instance=instance,
                     raise_on_error=False,
-                    run_config=quiet,
+                    run_config={**quiet, **(approval if stage == "production_migration" else {})},
                     partition_key=partition_key if stage in USAGE_STAGES else None,
                     tags={**tags, "golive/stage": stage},
                 )
@@ -177,7 +176,11 @@ def run_stages(
                     k: getattr(v, "value", v) for k, v in m.metadata.items()
                 }
             if not result.success:
-                stage_result.error = warehouse.scrub(_failure_message(result))
+                cause, error, _, _ = failure_cause(_step_failures(result))
+                stage_result.error = warehouse.scrub(error)
+                run.cause = cause
+                if cause in ("signoff_held", "approval_held"):
+                    run.held = cause.removesuffix("_held")
             run.stages.append(stage_result)
             if on_stage:
                 on_stage(stage, stage_result)
@@ -185,20 +188,80 @@ def run_stages(
             if stage == "parallel_test" and "sandbox/signoff" in stage_result.metadata:
                 run.signoff = read_signoff(warehouse)
             if not result.success:
+                failed_run_id = result.run_id
                 break
     failed = next((s for s in run.stages if not s.success), None)
     if failed is not None:
-        title = (
-            "golive: sign-off failed, production migration held back"
-            if run.signoff_failed
-            else f"golive: stage {failed.stage} failed"
+        title, body = compose_alert(
+            run.cause or "stage_failed",
+            plan.company,
+            error=failed.error,
+            failing=[c for c in run.signoff if not c["passed"]] if run.held == "signoff" else [],
+            stage=failed.stage,
+            run_id=failed_run_id,
         )
-        body = failed.error
-        if run.signoff_failed:
-            body += "\n" + "\n".join(
-                f"- {c['criterion']}: observed {c['observed']}, threshold {c['threshold']}"
-                for c in run.signoff
-                if not c["passed"]
-            )
-        send_alert(f"{title} ({plan.company})", body)
+        send_alert(title, body)
     return run
+
+
+def run_usage(
+    plan_path: str | Path,
+    warehouse_url: str,
+    first_day: str | None = None,
+    last_day: str | None = None,
+    log_path: Path | None = None,
+) -> StageResult:
+    """The nightly usage job for one day, or a backfill of the days ``first_day`` to
+    ``last_day`` (ISO dates of the plan's time zone, inclusive) as ONE run: pull what arrived,
+    classify it, re-aggregate every day and period it touched (and the days of the window),
+    and, after go-live, bring production's usage up to date. Default: the last complete day.
+    """
+    warehouse = warehouse_from_url(warehouse_url)
+    plan_path = Path(plan_path).resolve()
+    plan = validated_plan(plan_path)
+
+    from orchestration.dbt import ensure_manifest
+    from orchestration.definitions import build_definitions
+
+    ensure_manifest()
+    defs = build_definitions(
+        plan_path=str(plan_path), plan_digest=plan_digest(plan_path), warehouse_url=warehouse_url
+    )
+    job = defs.resolve_job_def("nightly_usage_refresh")
+    partitions = job.partitions_def
+    last = last_day or first_day or partitions.get_last_partition_key()
+    first = first_day or last
+    keys = partitions.get_partition_keys()
+    for day in (first, last):
+        if day not in keys:
+            raise ValueError(
+                f"{day} is not a day of the usage partitions ({keys[0]} to {keys[-1]}, the "
+                "plan's usage.first_day to yesterday)"
+            )
+    tags = {
+        "golive/plan": str(plan_path),
+        "golive/warehouse": warehouse.display_url,
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+    started = time.perf_counter()
+    with warehouse.exclusive(f"golive usage {first}..{last}"), _captured_output(log_path):
+        result = job.execute_in_process(
+            instance=_instance(),
+            tags=tags,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    outcome = StageResult(
+        stage="usage", success=result.success, seconds=time.perf_counter() - started
+    )
+    for mat in result.get_asset_materialization_events():
+        m = mat.step_materialization_data.materialization
+        outcome.metadata[m.asset_key.to_user_string()] = {
+            k: getattr(v, "value", v) for k, v in m.metadata.items()
+        }
+    if not result.success:
+        cause, error, _, _ = failure_cause(_step_failures(result))
+        outcome.error = warehouse.scrub(error)
+        send_alert(*compose_alert(cause, plan.company, error=outcome.error, run_id=result.run_id))
+    return outcome

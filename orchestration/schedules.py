@@ -18,8 +18,10 @@ def nightly_job(partitions: dg.PartitionsDefinition):
     """Pull, classify and aggregate the usage of one day (or a backfilled range of days)."""
     return dg.define_asset_job(
         "nightly_usage_refresh",
-        selection=dg.AssetSelection.keys(USAGE_KEY).downstream()
-        & dg.AssetSelection.groups(*USAGE_GROUPS),
+        selection=(
+            dg.AssetSelection.keys(USAGE_KEY).downstream() & dg.AssetSelection.groups(*USAGE_GROUPS)
+        )
+        | dg.AssetSelection.keys(dg.AssetKey(["production", "usage_aggregates"])),
         partitions_def=partitions,
         description="Pull the usage that arrived, classify it against all history and "
         "re-aggregate every day and period it touches; after go-live, production's usage too.",

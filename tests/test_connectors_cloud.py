@@ -241,7 +241,7 @@ def test_snowflake_failure_never_shows_the_password(
 ):
     import dagster as dg
 
-    from golive import runner
+    from orchestration import runner
 
     sf = dict(snowflake_env)
     table = "customers"
@@ -353,7 +353,15 @@ def test_bigquery_incremental_pull_filters_at_the_source(bigquery_env, bigquery_
     big, sql = pull("n", Watermark("integer", "500"))
     # >= re-reads the rows at the watermark (ties); the load skips those it already has
     assert sql == f"{base} where `n` >= cast('500' as INT64)"
-    assert sorted(big.column("_watermark").to_pylist()) == [501, 501, 1500, 1500, 2500, 2000000]
+    assert sorted(big.column("_watermark").to_pylist()) == [
+        500,
+        501,
+        501,
+        1500,
+        1500,
+        2500,
+        2000000,
+    ]
 
     # a watermark is a number or a timestamp, never text: nothing can be injected through it
     with pytest.raises(SourceError, match="not a integer watermark"):

@@ -176,13 +176,17 @@ def test_incremental_pulls_equal_a_full_reload(company, postgres_url, tmp_path, 
     plan = _plan_from(company, tmp_path, {"usage_events": incremental})
     url = f"duckdb:///{tmp_path}/incremental.duckdb"
 
+    def night() -> None:
+        run = run_stages(plan, url, through="metering")
+        assert run.success, [s.error for s in run.stages]
+
     append(first, 1)
-    assert run_stages(plan, url, through="metering").success
+    night()
     append(second + [late] + first[:5], 10_000)  # new, late, and five re-sent events
-    assert run_stages(plan, url, through="metering").success
+    night()
     append(third, 20_000)
-    assert run_stages(plan, url, through="metering").success
-    assert run_stages(plan, url, through="metering").success  # nothing new: no change
+    night()
+    night()  # nothing new: no change
 
     wh = warehouse_from_url(url)
     resent = ", ".join(f"'{r['event_id']}'" for r in first[:5])

@@ -46,7 +46,7 @@ def _found(url: str) -> tuple[set, set]:
 
 
 def test_demo_company_end_to_end(company, warehouse_url):
-    run = run_stages(company["plan"], warehouse_url)
+    run = run_stages(company["plan"], warehouse_url, approved_by="Demo Lead")
     assert [s.stage for s in run.stages] == list(STAGES), [s.error for s in run.stages]
     assert run.success
 
@@ -92,10 +92,11 @@ def test_demo_company_end_to_end(company, warehouse_url):
         "select count(*) from sandbox.invoices"
     )
     assert wh.scalar("select count(*) from production.invoices where status <> 'approved'") == 0
-    assert wh.scalar("select count(*) from audit.migration_runs where status = 'succeeded'") == 1
+    assert wh.scalar("select count(*) from audit.migration_runs where status = 'promoted'") == 1
 
     # a second run is idempotent: same ids, same totals, no duplicates
     before = sorted(wh.query("select invoice_id, total from production.invoices"))
+    # the same sandbox again: the recorded approval still covers it
     assert run_stages(company["plan"], warehouse_url).success
     after = sorted(wh.query("select invoice_id, total from production.invoices"))
     assert after == before

@@ -190,7 +190,13 @@ def test_load_dataset_into_duckdb_returns_row_count(tmp_path):
     assert result.rows == 3
     assert result.connector == "parquet"
     assert warehouse.scalar("select count(*) from raw.usage_events") == 3
-    assert warehouse.columns("raw", "usage_events") == contract_columns("usage_events")
+    # as received, with where each row came from: its watermark, batch and arrival number
+    assert warehouse.columns("raw", "usage_events") == [
+        *contract_columns("usage_events"),
+        "_watermark",
+        "_batch",
+        "_received_no",
+    ]
     customers = load_dataset(plan, warehouse, "customers")
     assert customers.rows == 3
     names = warehouse.query("select name from raw.customers order by customer_id")

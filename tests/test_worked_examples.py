@@ -47,7 +47,7 @@ def _invoices(url: str, schema: str = "sandbox") -> dict:
 
 
 def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse_url):
-    run = run_stages(PLAN, warehouse_url)
+    run = run_stages(PLAN, warehouse_url, approved_by="Grace Hopper")
     assert [s.stage for s in run.stages if s.success] == [
         "discovery",
         "sandbox_load",
@@ -90,9 +90,10 @@ def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse
     promoted = _invoices(warehouse_url, "production")
     assert {k: v[1] for k, v in promoted.items()} == {k: v[1] for k, v in invoices.items()}
     assert {v[2] for v in promoted.values()} == {"approved"}
-    audit = wh.query("select status, row_counts from audit.migration_runs")
-    assert len(audit) == 1 and audit[0][0] == "succeeded"
+    audit = wh.query("select status, row_counts, approval from audit.migration_runs")
+    assert len(audit) == 1 and audit[0][0] == "promoted"
     assert '"invoices": 16' in audit[0][1]
+    assert '"approved_by": "Grace Hopper"' in audit[0][2]
 
     # a second run: same ids, same totals, no duplicates anywhere
     again = run_stages(PLAN, warehouse_url)
@@ -103,7 +104,7 @@ def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse
         "select count(*) from sandbox.invoice_lines"
     )
     runs = wh.query("select status, checksums from audit.migration_runs order by started_at")
-    assert [r[0] for r in runs] == ["succeeded", "succeeded"]
+    assert [r[0] for r in runs] == ["promoted", "promoted"]
     first, second = (json.loads(r[1]) for r in runs)
     first.pop("signoff"), second.pop("signoff")  # it records when it was checked
     assert first == second  # the same tables, to the checksum
