@@ -16,7 +16,8 @@
     America/New_York, not 744). The level before the first event of a period is 0.
 
     Incremental: only the periods in int_usage_affected_periods are deleted and recomputed,
-    each from all of its days. -#}
+    each from all of its days. #}
+-- depends_on: {{ ref('int_usage_affected_periods') }}
 with settings as (
 
     select timezone from {{ source('raw', 'plan_settings') }}
