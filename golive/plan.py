@@ -58,7 +58,13 @@ DATASETS_OPTIONAL = ("legacy_invoices", "legacy_invoice_lines", "legacy_journal_
 DATASETS = DATASETS_REQUIRED + DATASETS_OPTIONAL
 
 #: Line ids the pipeline writes on invoices itself; a product may not take one of them.
-RESERVED_PRODUCT_IDS = ("contract_discount", "minimum_commitment_true_up", "prepaid_credit_applied")
+RESERVED_PRODUCT_IDS = (
+    "contract_discount",
+    "minimum_commitment_true_up",
+    "maximum_commitment_cap",
+    "coupon",
+    "prepaid_credit_applied",
+)
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum")
 #: Aggregations that read a numeric property (non-numeric values are quarantined). `latest`
@@ -270,18 +276,19 @@ PRICING_MODELS: tuple[str, ...] = get_args(PricingModel)
 
 #: model -> (the pricing fields it needs, the ones it may also take); every model also takes
 #: ``model`` and ``skip_zero``. Any other pricing field is refused for that model.
+_USAGE_TERMS = ("quantity_transform", "prorate")
 PRICING_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "flat_fee": (("amount",), ()),
-    "per_unit": (("unit_price",), ("unit_size",)),
-    "percent": (("rate_percent",), ()),
-    "package": (("package_size", "package_price"), ()),
-    "tiered": (("tiers",), ()),
-    "tiered_flat_fee": (("tiers",), ()),
-    "volume": (("tiers",), ()),
-    "volume_flat_fee": (("tiers",), ()),
-    "step": (("tiers",), ()),
-    "matrix": (("rates",), ()),
-    "two_dim_tiered": (("bands",), ()),
+    "per_unit": (("unit_price",), ("unit_size", *_USAGE_TERMS)),
+    "percent": (("rate_percent",), _USAGE_TERMS),
+    "package": (("package_size", "package_price"), _USAGE_TERMS),
+    "tiered": (("tiers",), _USAGE_TERMS),
+    "tiered_flat_fee": (("tiers",), (*_USAGE_TERMS, "charge_first_tier_at_zero")),
+    "volume": (("tiers",), _USAGE_TERMS),
+    "volume_flat_fee": (("tiers",), _USAGE_TERMS),
+    "step": (("tiers",), _USAGE_TERMS),
+    "matrix": (("rates",), ("default_rates", "prorate")),
+    "two_dim_tiered": (("bands",), ("prorate",)),
 }
 #: model -> the prices each of its tier rows needs (besides ``up_to``); a row may have no other.
 #: For ``matrix`` these are the rows of every rate table, for ``two_dim_tiered`` of every band.
@@ -294,8 +301,11 @@ TIER_FIELDS: dict[str, tuple[str, ...]] = {
     "matrix": ("unit_price",),
     "two_dim_tiered": ("unit_price",),
 }
-_PRICING_COMMON = ("model", "skip_zero")
-_TIER_KEYS = ("up_to", "unit_price", "flat_fee")
+#: model -> the tier fields its rows may also have: a graduated tier may price whole packages
+#: of units (``package_size``, Kill Bill's and Orb's block tiers).
+TIER_OPTIONAL: dict[str, tuple[str, ...]] = {"tiered": ("package_size",)}
+_PRICING_COMMON = ("model", "skip_zero", "minimum_amount", "maximum_amount")
+_TIER_KEYS = ("up_to", "unit_price", "flat_fee", "package_size")
 _SEE_FIELDS = "(see the README's plan reference, 'Pricing fields')"
 
 
@@ -310,6 +320,9 @@ class Tier(_Strict):
     up_to: Quantity | None = None
     unit_price: Money | None = None
     flat_fee: Money | None = None
+    #: graduated block tier: the units in this tier are rounded up to whole packages of this
+    #: size and ``unit_price`` is the price of one package
+    package_size: Quantity | None = None
 
 
 class Band(_Strict):
@@ -337,6 +350,7 @@ def _tier_problems(model: str, rows: Any, at: tuple) -> list[tuple[tuple, str, s
     if not isinstance(rows, list):
         return []  # the type check reports it
     needs = TIER_FIELDS[model]
+    optional = TIER_OPTIONAL.get(model, ())
     problems = []
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
@@ -351,7 +365,7 @@ def _tier_problems(model: str, rows: Any, at: tuple) -> list[tuple[tuple, str, s
                     )
                 )
         for key, value in row.items():
-            if key in needs or key == "up_to":
+            if key in needs or key in optional or key == "up_to":
                 continue
             if key in _TIER_KEYS:
                 if value is not None:
@@ -379,7 +393,7 @@ def _pricing_shape(raw: Mapping[str, Any]) -> list[tuple[tuple, str, str]]:
     if not isinstance(model, str) or model not in PRICING_FIELDS:
         return []  # the model's own check reports it
     needs, may = PRICING_FIELDS[model]
-    takes = ", ".join((*needs, *may, "skip_zero"))
+    takes = ", ".join((*needs, *may, *_PRICING_COMMON[1:]))
     problems: list[tuple[tuple, str, str]] = []
     for key, value in raw.items():
         if key in _PRICING_COMMON or key in needs or key in may:
@@ -417,6 +431,8 @@ def _pricing_shape(raw: Mapping[str, Any]) -> list[tuple[tuple, str, str]]:
             rates = raw.get("rates")
             for group, rows in rates.items() if isinstance(rates, Mapping) else ():
                 problems += _tier_problems(model, rows, ("rates", str(group)))
+            if raw.get("default_rates") is not None:
+                problems += _tier_problems(model, raw["default_rates"], ("default_rates",))
         elif model == "two_dim_tiered":
             bands = raw.get("bands")
             for i, band in enumerate(bands if isinstance(bands, list) else ()):
@@ -425,6 +441,15 @@ def _pricing_shape(raw: Mapping[str, Any]) -> list[tuple[tuple, str, str]]:
         else:
             problems += _tier_problems(model, raw.get("tiers"), ("tiers",))
     return problems
+
+
+class QuantityTransform(_Strict):
+    """The quantity divided by a unit size and rounded to a whole number before pricing
+    (Stripe's ``transform_quantity``, OpenMeter's unit conversion): ``divide_by`` above 0,
+    ``round`` ``up`` (ceiling), ``down`` (floor) or ``half_up`` (half away from zero)."""
+
+    divide_by: Quantity
+    round: Literal["up", "down", "half_up"] = "up"
 
 
 class Pricing(_Strict):
@@ -446,6 +471,17 @@ class Pricing(_Strict):
     rates: dict[str, list[Tier]] | None = None
     bands: list[Band] | None = None
     skip_zero: bool = False
+    #: the line minimum when the contract line gives no minimum_commitment
+    minimum_amount: Money | None = None
+    #: the most the line costs in one period, after discounts, before rounding
+    maximum_amount: Money | None = None
+    quantity_transform: QuantityTransform | None = None
+    #: a usage line's charge prorated by active days in a partial period, like a flat fee
+    prorate: bool = False
+    #: tiered_flat_fee: tier 1's flat fee is charged at a quantity of 0 too (OpenMeter)
+    charge_first_tier_at_zero: bool = False
+    #: matrix: the rate table of every group value that has none of its own
+    default_rates: list[Tier] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -453,6 +489,31 @@ class Pricing(_Strict):
         if isinstance(value, Mapping):
             _raise_problems(cls.__name__, value, _pricing_shape(value))
         return value
+
+    @model_validator(mode="after")
+    def _cap_not_below_minimum(self) -> Pricing:
+        low, high = self.minimum_amount, self.maximum_amount
+        if low is not None and high is not None and high < low:
+            _raise_problems(
+                type(self).__name__,
+                self,
+                [
+                    (
+                        ("maximum_amount",),
+                        f"maximum_amount {high} is below minimum_amount {low}: the line "
+                        "could never cost its minimum",
+                        f"raise maximum_amount to at least {low}, or lower minimum_amount",
+                    )
+                ],
+            )
+        return self
+
+    @field_validator("default_rates")
+    @classmethod
+    def _default_rate_table(cls, v: list[Tier] | None) -> list[Tier] | None:
+        if v is not None:
+            _check_tiers(v, "model matrix, default_rates")
+        return v
 
     @field_validator("tiers")
     @classmethod
@@ -509,6 +570,20 @@ class Product(_Strict):
     metric: str | None = None
     unit_label: str | None = None
     pricing: Pricing
+    #: the product's tax rate, overriding the contract's and the customer's (a contract
+    #: line's own rate or code overrides it)
+    tax_rate_percent: Percent | None = None
+    #: a key of the plan's ``tax_codes``, instead of a rate
+    tax_code: str | None = None
+
+    @model_validator(mode="after")
+    def _one_tax(self) -> Product:
+        if self.tax_rate_percent is not None and self.tax_code is not None:
+            raise _problem(
+                f"product '{self.id}' has both tax_rate_percent and tax_code",
+                "keep one: the rate, or the code that maps to it in tax_codes",
+            )
+        return self
 
     @field_validator("id")
     @classmethod
@@ -755,6 +830,10 @@ class Signoff(_Strict):
     amount_tolerance: Money | None = None
     max_quarantined_event_ratio: Ratio = Decimal("0.001")
     journal_must_balance: bool = True
+    #: the line-level and journal-level comparisons (billing rules §9.5, §9.6) decide the
+    #: sign-off only when the plan sets them (unset: reported, not required)
+    min_line_match_rate: Ratio | None = None
+    max_abs_journal_delta: Money | None = None
 
 
 class Usage(_Strict):
@@ -762,6 +841,86 @@ class Usage(_Strict):
     before it are still loaded and billed; partitions only say which days a run covers)."""
 
     first_day: dt.date | None = None
+
+
+class Coupon(_Strict):
+    """A coupon a contract can carry (``contracts.coupon_id``), deducted before tax.
+
+    Either ``amount_off`` (in ``currency``, default the plan's ``default_currency``) or
+    ``percent_off``. ``frequency``: ``once`` (a fixed amount is a balance drawn over the
+    invoices until used up; a percentage applies to the first period), ``recurring`` (every
+    period of the first ``duration_periods``) or ``forever``. ``products`` and ``metrics``
+    limit it to the lines of those products or of products billing those metrics.
+    """
+
+    id: str = Field(min_length=1)
+    amount_off: Money | None = None
+    currency: str | None = None
+    percent_off: Percent | None = None
+    frequency: Literal["once", "recurring", "forever"] = "once"
+    duration_periods: int | None = Field(default=None, ge=1, le=100000)
+    products: list[str] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Coupon:
+        problems: list[tuple[tuple, str, str]] = []
+        if (self.amount_off is None) == (self.percent_off is None):
+            problems.append(
+                (
+                    ("amount_off",),
+                    f"coupon '{self.id}' needs exactly one of amount_off and percent_off",
+                    "keep amount_off (a fixed amount) or percent_off (a percentage)",
+                )
+            )
+        if self.percent_off is not None and self.currency is not None:
+            problems.append(
+                (
+                    ("currency",),
+                    f"coupon '{self.id}' is a percentage: it has no currency",
+                    "remove currency",
+                )
+            )
+        if self.currency is not None:
+            try:
+                places = minor_unit(self.currency)
+            except ValueError as exc:
+                problems.append((("currency",), str(exc), "use an ISO 4217 code such as USD"))
+            else:
+                if self.amount_off is not None and _places(self.amount_off) > places:
+                    problems.append(
+                        (
+                            ("amount_off",),
+                            f"coupon '{self.id}': {self.amount_off} has more decimals than "
+                            f"{self.currency.upper()} has ({places})",
+                            f"round amount_off to {places} decimal places",
+                        )
+                    )
+        if self.frequency == "recurring" and self.duration_periods is None:
+            problems.append(
+                (
+                    ("duration_periods",),
+                    f"coupon '{self.id}' is recurring: it needs duration_periods",
+                    "add duration_periods (how many periods it applies to), or use "
+                    "frequency forever",
+                )
+            )
+        if self.frequency != "recurring" and self.duration_periods is not None:
+            problems.append(
+                (
+                    ("duration_periods",),
+                    f"coupon '{self.id}' has frequency {self.frequency}, which takes no "
+                    "duration_periods",
+                    "remove duration_periods, or use frequency recurring",
+                )
+            )
+        _raise_problems(type(self).__name__, self, problems)
+        return self
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, v: str | None) -> str | None:
+        return v.upper() if v else v
 
 
 class Migration(_Strict):
@@ -782,6 +941,9 @@ class Plan(_Strict):
     sources: dict[str, Source]
     metrics: list[Metric] = Field(default_factory=list)
     products: list[Product]
+    #: tax code -> rate, for products and contract lines that name a code
+    tax_codes: dict[str, Percent] = Field(default_factory=dict)
+    coupons: list[Coupon] = Field(default_factory=list)
     signoff: Signoff = Field(default_factory=Signoff)
     usage: Usage = Field(default_factory=Usage)
     migration: Migration = Field(default_factory=Migration)
@@ -1071,6 +1233,16 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
                     f"define it under metrics or use one of: {', '.join(metric_ids) or '(none)'}",
                 )
             )
+        if p.tax_code is not None and p.tax_code not in plan.tax_codes:
+            problems.append(
+                (
+                    f"products[{i}].tax_code",
+                    f"product '{p.id}' names tax code '{p.tax_code}', which tax_codes "
+                    "does not define",
+                    f"add '{p.tax_code}: <rate>' under tax_codes, or use one of: "
+                    + (", ".join(plan.tax_codes) or "(none)"),
+                )
+            )
         if p.pricing.model in ("matrix", "two_dim_tiered"):
             metric = next((m for m in plan.metrics if m.id == p.metric), None)
             if metric is None or not metric.group_by:
@@ -1081,7 +1253,37 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
                         "set group_by on the metric this product uses",
                     )
                 )
+    coupon_ids = [c.id for c in plan.coupons]
+    for i, coupon in enumerate(plan.coupons):
+        if coupon_ids.index(coupon.id) != i:
+            problems.append(
+                (f"coupons[{i}].id", f"duplicate coupon id '{coupon.id}'", "rename one")
+            )
+        for key, known in (("products", product_ids), ("metrics", metric_ids)):
+            for j, name in enumerate(getattr(coupon, key)):
+                if name not in known:
+                    problems.append(
+                        (
+                            f"coupons[{i}].{key}[{j}]",
+                            f"coupon '{coupon.id}' is limited to {key[:-1]} '{name}', which "
+                            "the plan does not define",
+                            f"use one of: {', '.join(known) or '(none)'}",
+                        )
+                    )
     return problems
+
+
+def _named(problem: tuple[str, str, str], raw: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A problem under ``products[i]`` with the product's id in its message."""
+    key, what, fix = problem
+    match = re.match(r"products\[(\d+)\]", key)
+    products = raw.get("products")
+    if match and isinstance(products, list) and int(match[1]) < len(products):
+        entry = products[int(match[1])]
+        pid = entry.get("id") if isinstance(entry, Mapping) else None
+        if pid and f"'{pid}'" not in what:
+            what = f"product '{pid}': {what}"
+    return key, what, fix
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -1108,7 +1310,7 @@ def load_plan(path: str | Path) -> Plan:
     try:
         plan = Plan.model_validate(raw)
     except ValidationError as exc:
-        raise PlanError(path, [_problem_of(e) for e in exc.errors()]) from None
+        raise PlanError(path, [_named(_problem_of(e), raw) for e in exc.errors()]) from None
     problems = _semantic_problems(plan)
     if problems:
         raise PlanError(path, problems)

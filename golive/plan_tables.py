@@ -12,7 +12,7 @@ from decimal import Decimal
 import pyarrow as pa
 
 from golive.currencies import MINOR_UNITS
-from golive.plan import NUMERIC_AGGREGATIONS, Plan, Pricing, Product, Tier
+from golive.plan import NUMERIC_AGGREGATIONS, Coupon, Plan, Pricing, Product, Tier
 
 DECIMAL = pa.decimal128(38, 10)
 
@@ -46,6 +46,7 @@ def _tier_table_rows(table: list[Tier]) -> list[dict]:
                 "up_to": _dec(tier.up_to),
                 "unit_price": _dec(tier.unit_price) or Decimal(0),
                 "flat_fee": _dec(tier.flat_fee) or Decimal(0),
+                "package_size": _dec(tier.package_size),
             }
         )
         lower = tier.up_to if tier.up_to is not None else lower
@@ -67,6 +68,9 @@ def tier_rows(pricing_id: str, pricing: Pricing) -> list[dict]:
         rows += [{**base, **r} for r in _tier_table_rows(pricing.tiers)]
     for group_value, table in (pricing.rates or {}).items():
         rows += [{**base, "group_value": group_value, **r} for r in _tier_table_rows(table)]
+    # a matrix's default rate table: the rows of no group value (a matrix has no tiers)
+    if pricing.default_rates:
+        rows += [{**base, **r} for r in _tier_table_rows(pricing.default_rates)]
     band_lower = Decimal(0)
     for band_no, band in enumerate(pricing.bands or [], start=1):
         band_keys = {"band_no": band_no, "band_lower": band_lower, "band_up_to": _dec(band.up_to)}
@@ -76,9 +80,19 @@ def tier_rows(pricing_id: str, pricing: Pricing) -> list[dict]:
 
 
 def pricing_rows(
-    pricing_id: str, product: Product, pricing: Pricing, contract_id: str | None = None
+    pricing_id: str,
+    product: Product,
+    pricing: Pricing,
+    contract_id: str | None = None,
+    tax_codes: dict[str, Decimal] | None = None,
 ) -> dict:
-    """The ``plan_products`` row of one pricing (a product's, or a contract line override's)."""
+    """The ``plan_products`` row of one pricing (a product's, or a contract line override's).
+
+    ``tax_rate_percent`` is the product's own rate, or the rate of its tax code."""
+    transform = pricing.quantity_transform
+    tax_rate = product.tax_rate_percent
+    if tax_rate is None and product.tax_code is not None:
+        tax_rate = (tax_codes or {})[product.tax_code]
     return {
         "pricing_id": pricing_id,
         "product_id": product.id,
@@ -94,6 +108,13 @@ def pricing_rows(
         "package_size": _dec(pricing.package_size),
         "package_price": _dec(pricing.package_price),
         "skip_zero": pricing.skip_zero,
+        "minimum_amount": _dec(pricing.minimum_amount),
+        "maximum_amount": _dec(pricing.maximum_amount),
+        "transform_divide_by": _dec(transform.divide_by) if transform else None,
+        "transform_round": transform.round if transform else None,
+        "prorate": pricing.prorate,
+        "charge_first_tier_at_zero": pricing.charge_first_tier_at_zero,
+        "tax_rate_percent": _dec(tax_rate),
     }
 
 
@@ -112,6 +133,13 @@ PRODUCT_COLUMNS = (
     "package_size",
     "package_price",
     "skip_zero",
+    "minimum_amount",
+    "maximum_amount",
+    "transform_divide_by",
+    "transform_round",
+    "prorate",
+    "charge_first_tier_at_zero",
+    "tax_rate_percent",
 )
 TIER_COLUMNS = (
     "pricing_id",
@@ -124,7 +152,9 @@ TIER_COLUMNS = (
     "up_to",
     "unit_price",
     "flat_fee",
+    "package_size",
 )
+_BOOL_COLUMNS = {"skip_zero", "prorate", "charge_first_tier_at_zero"}
 _DECIMAL_COLUMNS = {
     "amount",
     "unit_price",
@@ -137,6 +167,10 @@ _DECIMAL_COLUMNS = {
     "lower_bound",
     "up_to",
     "flat_fee",
+    "minimum_amount",
+    "maximum_amount",
+    "transform_divide_by",
+    "tax_rate_percent",
 }
 
 
@@ -148,7 +182,7 @@ def _arrow(rows: list[dict], columns: tuple[str, ...]) -> pa.Table:
             arrays[name] = pa.array(values, DECIMAL)
         elif name in ("tier_no", "band_no"):
             arrays[name] = pa.array(values, pa.int64())
-        elif name == "skip_zero":
+        elif name in _BOOL_COLUMNS:
             arrays[name] = pa.array(values, pa.bool_())
         else:
             arrays[name] = pa.array(values, pa.string())
@@ -176,10 +210,14 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
             "amount_tolerance": pa.array([signoff.amount_tolerance], DECIMAL),
             "max_quarantined_event_ratio": pa.array([signoff.max_quarantined_event_ratio], DECIMAL),
             "journal_must_balance": [signoff.journal_must_balance],
+            "min_line_match_rate": pa.array([signoff.min_line_match_rate], DECIMAL),
+            "max_abs_journal_delta": pa.array([signoff.max_abs_journal_delta], DECIMAL),
         }
     )
 
-    product_rows = [pricing_rows(p.id, p, p.pricing) for p in plan.products]
+    product_rows = [
+        pricing_rows(p.id, p, p.pricing, tax_codes=plan.tax_codes) for p in plan.products
+    ]
     price_tier_rows = [row for p in plan.products for row in tier_rows(p.id, p.pricing)]
     products, tiers = price_book_tables(product_rows, price_tier_rows)
 
@@ -209,11 +247,61 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
             "minor_unit": pa.array([MINOR_UNITS[c] for c in sorted(MINOR_UNITS)], pa.int32()),
         }
     )
+    tax_codes = pa.table(
+        {
+            "tax_code": pa.array(list(plan.tax_codes), pa.string()),
+            "tax_rate_percent": pa.array(list(plan.tax_codes.values()), DECIMAL),
+        }
+    )
     return {
         "plan_settings": settings,
+        "plan_tax_codes": tax_codes,
+        **coupon_tables(plan),
         "plan_products": products,
         "plan_price_tiers": tiers,
         "plan_metrics": metrics,
         "plan_metric_filters": metric_filters,
         "currencies": currencies,
+    }
+
+
+def coupon_scope(plan: Plan, coupon: Coupon) -> list[str] | None:
+    """The products a coupon is limited to (its products, and those billing its metrics), or
+    None for a coupon on the whole invoice."""
+    if not coupon.products and not coupon.metrics:
+        return None
+    return [p.id for p in plan.products if p.id in coupon.products or p.metric in coupon.metrics]
+
+
+def coupon_tables(plan: Plan) -> dict[str, pa.Table]:
+    """``plan_coupons`` (one row a coupon) and ``plan_coupon_products`` (the products of a
+    coupon limited to some)."""
+    coupons = plan.coupons
+    scopes = [(c.id, pid) for c in coupons for pid in coupon_scope(plan, c) or []]
+    return {
+        "plan_coupons": pa.table(
+            {
+                "coupon_id": pa.array([c.id for c in coupons], pa.string()),
+                "amount_off": pa.array([c.amount_off for c in coupons], DECIMAL),
+                "currency": pa.array(
+                    [
+                        (c.currency or plan.default_currency) if c.amount_off is not None else None
+                        for c in coupons
+                    ],
+                    pa.string(),
+                ),
+                "percent_off": pa.array([c.percent_off for c in coupons], DECIMAL),
+                "frequency": pa.array([c.frequency for c in coupons], pa.string()),
+                "duration_periods": pa.array([c.duration_periods for c in coupons], pa.int64()),
+                "is_limited": pa.array(
+                    [coupon_scope(plan, c) is not None for c in coupons], pa.bool_()
+                ),
+            }
+        ),
+        "plan_coupon_products": pa.table(
+            {
+                "coupon_id": pa.array([s[0] for s in scopes], pa.string()),
+                "product_id": pa.array([s[1] for s in scopes], pa.string()),
+            }
+        ),
     }

@@ -1055,11 +1055,18 @@ def test_check_environment_passes_when_every_variable_is_set(tmp_path):
 
 
 def test_the_field_tables_cover_every_pricing_and_tier_field():
-    from golive.plan import PRICING_FIELDS, PRICING_MODELS, TIER_FIELDS, Pricing, Tier
+    from golive.plan import (
+        PRICING_FIELDS,
+        PRICING_MODELS,
+        TIER_FIELDS,
+        TIER_OPTIONAL,
+        Pricing,
+        Tier,
+    )
 
     assert set(PRICING_FIELDS) == set(PRICING_MODELS)
     listed = {f for needs, may in PRICING_FIELDS.values() for f in (*needs, *may)}
-    assert listed | {"model", "skip_zero"} == set(Pricing.model_fields)
-    assert {f for fields in TIER_FIELDS.values() for f in fields} | {"up_to"} == set(
-        Tier.model_fields
-    )
+    common = {"model", "skip_zero", "minimum_amount", "maximum_amount"}
+    assert listed | common == set(Pricing.model_fields)
+    tier_fields = {f for fields in (*TIER_FIELDS.values(), *TIER_OPTIONAL.values()) for f in fields}
+    assert tier_fields | {"up_to"} == set(Tier.model_fields)

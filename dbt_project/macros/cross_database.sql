@@ -101,10 +101,15 @@
 {#- The number k of the billing period that holds a day (docs/billing-rules.md §4.1): period k
     runs [anchor + k·n months, anchor + (k+1)·n months), always counted from the anchor (month
     ends clamp: a 31 January anchor gives 29 February, then 31 March). k is the months from the
-    anchor divided by n and floored, or one less when that period starts after the day. -#}
+    anchor divided by n and floored, or one less when that period starts after the day.
+    months_per_period carries a cadence counted in days as minus its days (P1W is -7, P1D -1):
+    then k is the days from the anchor divided by the period's days, floored. -#}
 {% macro period_number_of(anchor, months_per_period, day) -%}
     {%- set k = 'cast(floor(cast(' ~ dbt.datediff(anchor, day, 'month') ~ ' as ' ~ golive.decimal_type() ~ ') / ' ~ months_per_period ~ ') as integer)' -%}
     (case
+        when {{ months_per_period }} < 0
+            then cast(floor(cast({{ dbt.datediff(anchor, day, 'day') }} as {{ golive.decimal_type() }})
+                / (-{{ months_per_period }})) as integer)
         when cast({{ dbt.dateadd('month', k ~ ' * ' ~ months_per_period, anchor) }} as date) > {{ day }}
             then {{ k }} - 1
         else {{ k }}
@@ -113,10 +118,14 @@
 
 {#- The first day of period k of a contract, and the day after its last (its end). -#}
 {% macro period_start(anchor, months_per_period, k) -%}
-    cast({{ dbt.dateadd('month', '(' ~ k ~ ') * ' ~ months_per_period, anchor) }} as date)
+    (case
+        when {{ months_per_period }} < 0
+            then cast({{ dbt.dateadd('day', '(' ~ k ~ ') * (-' ~ months_per_period ~ ')', anchor) }} as date)
+        else cast({{ dbt.dateadd('month', '(' ~ k ~ ') * ' ~ months_per_period, anchor) }} as date)
+    end)
 {%- endmacro %}
 {% macro period_end(anchor, months_per_period, k) -%}
-    cast({{ dbt.dateadd('month', '((' ~ k ~ ') + 1) * ' ~ months_per_period, anchor) }} as date)
+    {{ golive.period_start(anchor, months_per_period, '(' ~ k ~ ') + 1') }}
 {%- endmacro %}
 
 {#- Round half-up (away from zero) to a currency's minor unit, given as a column. -#}
@@ -225,4 +234,11 @@
 {% macro default__analyze_relation() -%}{%- endmacro %}
 {% macro postgres__analyze_relation() -%}
     {%- if config.get('materialized') in ('table', 'incremental') -%}analyze {{ this }}{%- endif -%}
+{%- endmacro %}
+
+{#- The exact product of two money amounts already rounded to a minor unit (at most 4
+    decimals): DuckDB multiplies decimal(38, 10) by decimal(38, 10) at scale 20, which
+    overflows above 10^18; at scale 4 × 4 the product holds up to 10^30. -#}
+{% macro money_product(a, b) -%}
+    (cast({{ a }} as decimal(38, 4)) * cast({{ b }} as decimal(38, 4)))
 {%- endmacro %}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
-from golive.reference.contracts import Contract, ContractLine, Product
+from golive.reference.contracts import Contract, ContractLine, Coupon, Product
 from golive.reference.invoices import Invoice, bill_contract
 from golive.reference.metering import Event, Metric, meter
 from golive.reference.quarantine import (
@@ -56,6 +56,8 @@ class Bundle:
     events: list[Event]
     #: per dataset (customers, contracts, contract_lines, usage_events): what happened to it
     counts: dict[str, DatasetCounts]
+    #: the plan's coupons by id
+    coupons: dict[str, Coupon] = field(default_factory=dict)
 
 
 def _read_csv(path: str | None) -> list[dict[str, str]]:
@@ -100,19 +102,26 @@ def read_bundle(plan_path: str | Path) -> Bundle:
     plan = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
     folder = plan_path.parent
     zone = str(plan.get("timezone") or "UTC")
-    products = {p["id"]: Product.from_plan(p) for p in plan.get("products") or []}
+    tax_codes = {str(k): Decimal(str(v)) for k, v in (plan.get("tax_codes") or {}).items()}
+    products = {p["id"]: Product.from_plan(p, tax_codes) for p in plan.get("products") or []}
+    default_currency = str(plan.get("default_currency") or "USD")
+    coupons = {
+        str(c["id"]): Coupon.from_plan(c, products, default_currency)
+        for c in plan.get("coupons") or []
+    }
     metrics = [Metric.from_plan(m) for m in plan.get("metrics") or []]
 
     customer_tax, customer_counts = accept_customers(
         _read_csv(_source_path(folder, plan, CUSTOMERS))
     )
     contracts, contract_counts = accept_contracts(
-        _read_csv(_source_path(folder, plan, CONTRACTS)), customer_tax
+        _read_csv(_source_path(folder, plan, CONTRACTS)), customer_tax, coupons
     )
     lines, line_counts = accept_contract_lines(
         _read_csv(_source_path(folder, plan, CONTRACT_LINES)),
         {c.contract_id for c in contracts},
         products,
+        tax_codes,
     )
     events, event_counts = accept_events(
         _read_events(_source_path(folder, plan, USAGE_EVENTS)), customer_tax, metrics
@@ -133,6 +142,7 @@ def read_bundle(plan_path: str | Path) -> Bundle:
             CONTRACT_LINES: line_counts,
             USAGE_EVENTS: event_counts,
         },
+        coupons=coupons,
     )
 
 
@@ -155,5 +165,6 @@ def bill_bundle(bundle: Bundle, since: date | None = None) -> list[Invoice]:
             as_of=bundle.as_of,
             customer_tax_rate_percent=bundle.customer_tax.get(contract.customer_id),
             since=since,
+            coupons=bundle.coupons,
         )
     return invoices

@@ -21,12 +21,67 @@ class Product:
     model: str
     pricing: Mapping[str, Any]
     metric: str | None = None
+    #: the product's own tax rate (its ``tax_rate_percent``, or its ``tax_code``'s rate)
+    tax_rate_percent: Decimal | None = None
 
     @classmethod
-    def from_plan(cls, entry: Mapping[str, Any]) -> Product:
-        """Build from one ``products`` entry of plan.yaml."""
+    def from_plan(
+        cls, entry: Mapping[str, Any], tax_codes: Mapping[str, Any] | None = None
+    ) -> Product:
+        """Build from one ``products`` entry of plan.yaml (``tax_codes``: the plan's)."""
         pricing = dict(entry["pricing"])
-        return cls(entry["id"], pricing.pop("model"), pricing, entry.get("metric"))
+        rate = entry.get("tax_rate_percent")
+        if rate is None and entry.get("tax_code") is not None:
+            rate = (tax_codes or {})[entry["tax_code"]]
+        return cls(
+            entry["id"],
+            pricing.pop("model"),
+            pricing,
+            entry.get("metric"),
+            None if rate is None else Decimal(str(rate)),
+        )
+
+
+@dataclass(frozen=True)
+class Coupon:
+    """A coupon of the plan: ``amount_off`` in ``currency`` or ``percent_off``; ``frequency``
+    once, recurring (``duration_periods``) or forever; ``products``: the products it is
+    limited to, or ``None`` for the whole invoice."""
+
+    coupon_id: str
+    amount_off: Decimal | None
+    currency: str | None
+    percent_off: Decimal | None
+    frequency: str = "once"
+    duration_periods: int | None = None
+    products: frozenset[str] | None = None
+
+    @classmethod
+    def from_plan(
+        cls, entry: Mapping[str, Any], products: Mapping[str, Product], default_currency: str
+    ) -> Coupon:
+        """Build from one ``coupons`` entry of plan.yaml."""
+        amount = entry.get("amount_off")
+        percent = entry.get("percent_off")
+        limited = entry.get("products") or entry.get("metrics")
+        scope = None
+        if limited:
+            names = set(entry.get("products") or [])
+            metrics = set(entry.get("metrics") or [])
+            scope = frozenset(
+                p.product_id
+                for p in products.values()
+                if p.product_id in names or p.metric in metrics
+            )
+        return cls(
+            str(entry["id"]),
+            None if amount is None else Decimal(str(amount)),
+            str(entry.get("currency") or default_currency).upper() if amount is not None else None,
+            None if percent is None else Decimal(str(percent)),
+            entry.get("frequency", "once"),
+            entry.get("duration_periods"),
+            scope,
+        )
 
 
 @dataclass(frozen=True)
@@ -51,6 +106,10 @@ class ContractLine:
     start_date: date | None = None
     end_date: date | None = None
     prorate_commitment: bool = False
+    #: the line's cap, overriding its pricing's ``maximum_amount``
+    maximum_amount: Decimal | None = None
+    #: the line's tax rate (its ``tax_rate_percent``, or its ``tax_code``'s rate)
+    tax_rate_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -68,3 +127,6 @@ class Contract:
     minimum_commitment: Decimal | None = None
     prepaid_credit: Decimal | None = None
     tax_rate_percent: Decimal | None = None
+    maximum_commitment: Decimal | None = None
+    prorate_commitment: bool = False
+    coupon_id: str | None = None

@@ -15,15 +15,25 @@ from datetime import date
 from decimal import Decimal, localcontext
 from typing import Any
 
-from golive.reference.contracts import Contract, ContractLine, Product
-from golive.reference.numbers import HUNDRED, PRECISION, ZERO, round_half_up, to_decimal
+from golive.reference.contracts import Contract, ContractLine, Coupon, Product
+from golive.reference.numbers import (
+    HUNDRED,
+    PRECISION,
+    ZERO,
+    keep_ten_places,
+    round_half_up,
+    to_decimal,
+)
 from golive.reference.periods import Period, periods
 from golive.reference.pricing import PricingError, Quantity, check_pricing, price_line
 
 # Ids of the invoice lines that come from no contract line (README, "Billing decisions").
 CONTRACT_DISCOUNT = "contract_discount"
 MINIMUM_TRUE_UP = "minimum_commitment_true_up"
+MAXIMUM_CAP = "maximum_commitment_cap"
+COUPON = "coupon"
 PREPAID_APPLIED = "prepaid_credit_applied"
+PSEUDO_LINES = (CONTRACT_DISCOUNT, MINIMUM_TRUE_UP, MAXIMUM_CAP, COUPON, PREPAID_APPLIED)
 
 # Journal accounts (README, "Billing decisions").
 ACCOUNTS_RECEIVABLE = "accounts_receivable"
@@ -49,11 +59,14 @@ class InvoiceLine:
     amount: Decimal
     account: str | None = None
     errors: tuple[PricingError, ...] = ()
+    #: a product line's own tax rate (the contract line's, else the product's); None: the
+    #: invoice's rate
+    tax_rate_percent: Decimal | None = None
 
     @property
     def is_product(self) -> bool:
         """True for a line that comes from a contract line."""
-        return self.product_id not in (CONTRACT_DISCOUNT, MINIMUM_TRUE_UP, PREPAID_APPLIED)
+        return self.product_id not in PSEUDO_LINES
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,8 @@ class JournalEntry:
 
 @dataclass(frozen=True)
 class Settlement:
-    """The invoice-level amounts of DOMAIN.md §3 steps 6-10."""
+    """The invoice-level amounts of docs/billing-rules.md §3.2; ``taxes`` is one
+    ``(rate, taxable amount, tax)`` per rate."""
 
     discount: Decimal
     true_up: Decimal
@@ -75,6 +89,30 @@ class Settlement:
     credits_applied: Decimal
     tax: Decimal
     total: Decimal
+    cap: Decimal = ZERO
+    coupon: Decimal = ZERO
+    taxes: tuple[tuple[Decimal, Decimal, Decimal], ...] = ()
+
+
+@dataclass(frozen=True)
+class CouponUse:
+    """A contract's coupon in one period: the coupon, the period's number (1 for the
+    contract's first period) and, for a fixed amount used once, what earlier periods'
+    eligible amounts add up to (the balance drawn so far is min(that, amount_off))."""
+
+    coupon: Coupon
+    period_ordinal: int
+    eligible_before: Decimal = ZERO
+
+    @property
+    def active(self) -> bool:
+        """Whether the coupon applies in this period."""
+        c = self.coupon
+        if c.frequency == "forever":
+            return True
+        if c.frequency == "recurring":
+            return self.period_ordinal <= (c.duration_periods or 0)
+        return c.percent_off is None or self.period_ordinal == 1
 
 
 @dataclass(frozen=True)
@@ -92,6 +130,10 @@ class Invoice:
     total: Decimal
     tax_rate_percent: Decimal
     journal: tuple[JournalEntry, ...] = field(default=())
+    #: tax per rate: ``(rate, taxable amount, tax)``
+    taxes: tuple[tuple[Decimal, Decimal, Decimal], ...] = ()
+    #: what the coupon could take off this invoice (for a coupon used once: its draw)
+    coupon_eligible: Decimal = ZERO
 
     @property
     def period_start(self) -> date:
@@ -117,12 +159,19 @@ def settle_invoice(
     minimum_commitment: Decimal | None = None,
     prepaid_available: Decimal = ZERO,
     tax_rate_percent: Decimal | None = None,
+    maximum_commitment: Decimal | None = None,
+    coupon: CouponUse | None = None,
+    coupon_lines: Decimal = ZERO,
+    line_rates: Sequence[Decimal | None] | None = None,
 ) -> Settlement:
-    """Apply the invoice-level steps to rounded line amounts (DOMAIN.md §3 steps 6-10).
+    """Apply the invoice-level steps to rounded line amounts (docs/billing-rules.md §3.2).
 
-    ``prepaid_available`` is the prepaid balance left before this invoice; the credit applied
-    is ``min(subtotal, prepaid_available)``, which equals the README's
+    In order: contract discount, minimum true-up, maximum commitment cap, coupon (on the
+    invoice so far, or on ``coupon_lines``, the amount of the lines it is limited to), prepaid
+    credit, tax per rate. ``prepaid_available`` is the prepaid balance left before this
+    invoice; the credit applied is ``min(subtotal, prepaid_available)``, which equals
     ``min(cum_k, P) - min(cum_(k-1), P)`` for the non-negative subtotals billing produces.
+    ``line_rates`` gives each line's own tax rate (None: ``tax_rate_percent``, the invoice's).
     """
     with localcontext() as ctx:
         ctx.prec = PRECISION
@@ -133,11 +182,65 @@ def settle_invoice(
         minimum = to_decimal(minimum_commitment)
         shortfall = (minimum - (line_sum + discount)) if minimum is not None else zero
         true_up = round_half_up(shortfall, currency) if shortfall > 0 else zero
-        subtotal = line_sum + discount + true_up
+        maximum = to_decimal(maximum_commitment)
+        excess = line_sum + discount + true_up - maximum if maximum is not None else zero
+        cap = -round_half_up(excess, currency) if excess > 0 else zero
+        so_far = line_sum + discount + true_up + cap
+        coupon_amount = zero
+        if coupon is not None and coupon.active:
+            c = coupon.coupon
+            base = max(min(coupon_lines, so_far) if c.products is not None else so_far, ZERO)
+            if c.percent_off is not None:
+                coupon_amount = -round_half_up(
+                    keep_ten_places(base * c.percent_off / HUNDRED), currency
+                )
+            elif c.frequency == "once":
+                before = coupon.eligible_before
+                coupon_amount = -(min(before + base, c.amount_off) - min(before, c.amount_off))
+            else:
+                coupon_amount = -min(base, c.amount_off)
+        subtotal = so_far + coupon_amount
         credits = round_half_up(max(min(subtotal, prepaid_available), ZERO), currency)
         rate = to_decimal(tax_rate_percent) or ZERO
-        tax = round_half_up((subtotal - credits) * rate / HUNDRED, currency)
-        return Settlement(discount, true_up, subtotal, credits, tax, subtotal - credits + tax)
+        taxes = tax_per_rate(
+            line_amounts, line_rates or [None] * len(line_amounts), rate, subtotal - credits
+        )
+        tax = sum((round_half_up(t, currency) for _, _, t in taxes), zero)
+        taxes = tuple((r, b, round_half_up(t, currency)) for r, b, t in taxes)
+        return Settlement(
+            discount,
+            true_up,
+            subtotal,
+            credits,
+            tax,
+            subtotal - credits + tax,
+            cap,
+            coupon_amount,
+            taxes,
+        )
+
+
+def tax_per_rate(
+    line_amounts: Sequence[Decimal],
+    line_rates: Sequence[Decimal | None],
+    invoice_rate: Decimal,
+    taxable: Decimal,
+) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """``(rate, taxable amount, unrounded tax)`` per rate (docs/billing-rules.md §3.2 step 9).
+
+    The taxable amount is shared among the rates in proportion to their lines' amounts (each
+    share kept to 10 decimals); with no line amount it is all at the invoice's rate. The tax
+    of a share is its amount times the rate, kept to 10 decimals (rounded by the caller)."""
+    line_sum = sum(line_amounts, ZERO)
+    if line_sum == 0:
+        shares = [(invoice_rate, taxable)]
+    else:
+        per_rate: dict[Decimal, Decimal] = {}
+        for amount, own in zip(line_amounts, line_rates, strict=True):
+            key = invoice_rate if own is None else own
+            per_rate[key] = per_rate.get(key, ZERO) + amount
+        shares = [(r, keep_ten_places(taxable * a / line_sum)) for r, a in per_rate.items()]
+    return [(r, base, keep_ten_places(base * r / HUNDRED)) for r, base in shares]
 
 
 def journal_entries(invoice: Invoice) -> list[JournalEntry]:
@@ -156,6 +259,9 @@ def journal_entries(invoice: Invoice) -> list[JournalEntry]:
             rows.append(JournalEntry(REVENUE, -line.amount, zero))
         elif line.product_id == MINIMUM_TRUE_UP:
             rows.append(JournalEntry(REVENUE, zero, line.amount))
+        elif line.product_id in (MAXIMUM_CAP, COUPON):
+            # a negative line: a debit to revenue, as the contract discount
+            rows.append(JournalEntry(REVENUE, -line.amount, zero))
     rows.append(JournalEntry(SALES_TAX_PAYABLE, zero, invoice.tax))
     rows.append(JournalEntry(CUSTOMER_PREPAID_BALANCE, invoice.credits_applied, zero))
     return [r for r in rows if r.debit != 0 or r.credit != 0]
@@ -177,20 +283,41 @@ def build_invoice(
     *,
     prepaid_available: Decimal = ZERO,
     tax_rate_percent: Decimal | None = None,
+    coupon: CouponUse | None = None,
 ) -> Invoice:
-    """Settle rated product lines into an invoice with its pseudo lines and journal."""
+    """Settle rated product lines into an invoice with its pseudo lines and journal.
+
+    The contract minimum is prorated by the contract's active days in a partial period when
+    the contract says ``prorate_commitment``."""
+    minimum = contract.minimum_commitment
+    if minimum is not None and contract.prorate_commitment and period.is_partial:
+        with localcontext() as ctx:
+            ctx.prec = PRECISION
+            minimum = keep_ten_places(minimum * period.active_days / period.days_in_period)
+    coupon_lines = ZERO
+    if coupon is not None and coupon.coupon.products is not None:
+        coupon_lines = sum(
+            (line.amount for line in product_lines if line.product_id in coupon.coupon.products),
+            ZERO,
+        )
     s = settle_invoice(
         [line.amount for line in product_lines],
         contract.currency,
         discount_percent=contract.discount_percent,
-        minimum_commitment=contract.minimum_commitment,
+        minimum_commitment=minimum,
         prepaid_available=prepaid_available,
         tax_rate_percent=tax_rate_percent,
+        maximum_commitment=contract.maximum_commitment,
+        coupon=coupon,
+        coupon_lines=coupon_lines,
+        line_rates=[line.tax_rate_percent for line in product_lines],
     )
     lines = list(product_lines)
     for product_id, amount in (
         (CONTRACT_DISCOUNT, s.discount),
         (MINIMUM_TRUE_UP, s.true_up),
+        (MAXIMUM_CAP, s.cap),
+        (COUPON, s.coupon),
         (PREPAID_APPLIED, -s.credits_applied),
     ):
         if amount != 0:
@@ -206,8 +333,19 @@ def build_invoice(
         tax=s.tax,
         total=s.total,
         tax_rate_percent=to_decimal(tax_rate_percent) or ZERO,
+        taxes=s.taxes,
+        coupon_eligible=_coupon_eligible(s, coupon, coupon_lines),
     )
     return _with_journal(invoice)
+
+
+def _coupon_eligible(s: Settlement, coupon: CouponUse | None, coupon_lines: Decimal) -> Decimal:
+    """What the coupon could take off this invoice (0 when it does not apply)."""
+    if coupon is None or not coupon.active:
+        return ZERO
+    so_far = s.subtotal - s.coupon
+    limited = coupon.coupon.products is not None
+    return max(min(coupon_lines, so_far) if limited else so_far, ZERO)
 
 
 def _with_journal(invoice: Invoice) -> Invoice:
@@ -258,6 +396,7 @@ def bill_contract(
     as_of: date,
     customer_tax_rate_percent: Decimal | None = None,
     since: date | None = None,
+    coupons: Mapping[str, Coupon] | None = None,
 ) -> list[Invoice]:
     """Bill one contract: one invoice per invoiced period, with lines and journal entries.
 
@@ -270,8 +409,11 @@ def bill_contract(
     next.
 
     ``since`` returns only the invoices whose period ends after it; earlier periods are still
-    billed internally when the contract has a prepaid balance, because they consume it.
+    billed internally when the contract has a prepaid balance or a coupon, because they
+    consume it. ``coupons`` are the plan's, by id (the contract's ``coupon_id``).
     """
+    coupon = (coupons or {}).get(contract.coupon_id) if contract.coupon_id else None
+    eligible_before = ZERO
     prepaid = to_decimal(contract.prepaid_credit) or ZERO
     tax_rate = contract.tax_rate_percent
     if tax_rate is None:
@@ -285,15 +427,18 @@ def bill_contract(
         billable_lines.append(line)
     cumulative = ZERO
     invoices: list[Invoice] = []
-    for period in periods(
-        contract.start_date,
-        contract.end_date,
-        contract.billing_anchor_date,
-        contract.billing_period,
-        as_of,
+    for ordinal, period in enumerate(
+        periods(
+            contract.start_date,
+            contract.end_date,
+            contract.billing_anchor_date,
+            contract.billing_period,
+            as_of,
+        ),
+        start=1,
     ):
         wanted = since is None or period.end > since
-        if not wanted and prepaid == 0:
+        if not wanted and prepaid == 0 and coupon is None:
             continue
         active = [line for line in billable_lines if line_active(line, period)]
         rated = [
@@ -301,10 +446,17 @@ def bill_contract(
             for i, line in enumerate(active, start=1)
         ]
         available = max(prepaid - cumulative, ZERO)
+        use = CouponUse(coupon, ordinal, eligible_before) if coupon is not None else None
         invoice = build_invoice(
-            contract, period, rated, prepaid_available=available, tax_rate_percent=tax_rate
+            contract,
+            period,
+            rated,
+            prepaid_available=available,
+            tax_rate_percent=tax_rate,
+            coupon=use,
         )
         cumulative += invoice.subtotal
+        eligible_before += invoice.coupon_eligible
         if wanted:
             invoices.append(invoice)
     return invoices
@@ -363,6 +515,7 @@ def rate_contract_line(
         active_days=(active[1] - active[0]).days + 1,
         days_in_period=period.days_in_period,
         product_id=product.product_id,
+        maximum_amount=line.maximum_amount,
     )
     return InvoiceLine(
         line_no=line_no,
@@ -372,4 +525,7 @@ def rate_contract_line(
         amount=rated.amount,
         account=line_account(model, line.billing_timing),
         errors=rated.errors,
+        tax_rate_percent=(
+            line.tax_rate_percent if line.tax_rate_percent is not None else product.tax_rate_percent
+        ),
     )

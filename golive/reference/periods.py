@@ -14,7 +14,10 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 
-CADENCE_MONTHS = {"P1M": 1, "P3M": 3, "P1Y": 12}
+CADENCE_MONTHS = {"P1M": 1, "P3M": 3, "P6M": 6, "P1Y": 12}
+#: cadences counted in days: period k is [anchor + k·days, anchor + (k+1)·days)
+CADENCE_DAYS = {"P1W": 7, "P1D": 1}
+CADENCES = (*CADENCE_MONTHS, *CADENCE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,15 @@ class Period:
 
 
 def cadence_months(cadence: str) -> int:
-    """Months per billing period for ``P1M``/``P3M``/``P1Y``."""
+    """Months per billing period for ``P1M``/``P3M``/``P6M``/``P1Y`` (0 for a cadence in
+    days, ``P1W``/``P1D``)."""
+    if cadence in CADENCE_DAYS:
+        return 0
     try:
         return CADENCE_MONTHS[cadence]
     except KeyError:
         raise ValueError(
-            f"unknown billing_period {cadence!r}: use one of {', '.join(CADENCE_MONTHS)}"
+            f"unknown billing_period {cadence!r}: use one of {', '.join(CADENCES)}"
         ) from None
 
 
@@ -63,6 +69,9 @@ def period_bounds(anchor: date, cadence: str, k: int) -> tuple[date, date]:
     Both bounds are computed from the anchor itself, never from the previous period, so a
     month-end anchor stays on month ends: Jan 31 monthly gives Feb 28, Mar 31, Apr 30.
     """
+    if cadence in CADENCE_DAYS:
+        days = CADENCE_DAYS[cadence]
+        return anchor + timedelta(days=k * days), anchor + timedelta(days=(k + 1) * days)
     n = cadence_months(cadence)
     return anchor + relativedelta(months=k * n), anchor + relativedelta(months=(k + 1) * n)
 
@@ -84,9 +93,13 @@ def periods(
     if end_date is not None and end_date < start_date:
         raise ValueError(f"end_date {end_date} is before start_date {start_date}")
     n = cadence_months(cadence)
-    # A first guess from the month difference, then walk to the period holding start_date.
-    months = (start_date.year - anchor.year) * 12 + (start_date.month - anchor.month)
-    k = months // n
+    # A first guess from the month (or day) difference, then walk to the period holding
+    # start_date.
+    if n == 0:
+        k = (start_date - anchor).days // CADENCE_DAYS[cadence]
+    else:
+        months = (start_date.year - anchor.year) * 12 + (start_date.month - anchor.month)
+        k = months // n
     while period_bounds(anchor, cadence, k)[0] > start_date:
         k -= 1
     while period_bounds(anchor, cadence, k)[1] <= start_date:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from golive.reference.numbers import (
@@ -60,6 +60,8 @@ class Tier:
     up_to: Decimal | None
     unit_price: Decimal
     flat_fee: Decimal = ZERO
+    #: a block tier of ``tiered``: its units are priced as whole packages of this size
+    package_size: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ def parse_tiers(tiers: Iterable[Mapping[str, Any]], product_id: str = "?") -> li
             to_decimal(t.get("up_to")),
             to_decimal(t.get("unit_price")) or ZERO,
             to_decimal(t.get("flat_fee")) or ZERO,
+            to_decimal(t.get("package_size")),
         )
         for t in tiers
     ]
@@ -144,26 +147,41 @@ def parse_rates(
     }
 
 
+def _packages(units: Decimal, size: Decimal) -> Decimal:
+    """Whole packages of ``size`` that ``units`` start: the quotient kept to 10 decimals (as
+    the warehouse divides), then rounded up."""
+    return (
+        (units / size)
+        .quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
+        .to_integral_value(rounding=ROUND_CEILING)
+    )
+
+
 def _graduated(tiers: Sequence[Tier], q: Decimal) -> Decimal:
-    """Sum over tiers of the units inside each tier times its price."""
+    """Sum over tiers of the units inside each tier times its price (a block tier: of the
+    whole packages its units start, times its price per package)."""
     total = ZERO
     lower = ZERO
     for tier in tiers:
         upper = q if tier.up_to is None else min(q, tier.up_to)
         if upper > lower:
-            total += (upper - lower) * tier.unit_price
+            if tier.package_size is not None:
+                total += _packages(upper - lower, tier.package_size) * tier.unit_price
+            else:
+                total += (upper - lower) * tier.unit_price
         if tier.up_to is None or q <= tier.up_to:
             break
         lower = tier.up_to
     return total
 
 
-def _fees_reached(tiers: Sequence[Tier], q: Decimal) -> Decimal:
-    """The flat fees of every tier that ``q`` reaches (``q`` above its lower bound)."""
+def _fees_reached(tiers: Sequence[Tier], q: Decimal, first_at_zero: bool = False) -> Decimal:
+    """The flat fees of every tier that ``q`` reaches (``q`` above its lower bound); with
+    ``first_at_zero``, tier 1's fee whatever q (charge_first_tier_at_zero)."""
     total = ZERO
     lower = ZERO
-    for tier in tiers:
-        if q > lower:
+    for n, tier in enumerate(tiers):
+        if q > lower or (first_at_zero and n == 0):
             total += tier.flat_fee
         if tier.up_to is None:
             break
@@ -214,6 +232,23 @@ def check_pricing(model: str, pricing: Mapping[str, Any], product_id: str = "?")
         raise ValueError(f"product {product_id}: unit_size must be positive")
     if model == "package" and to_decimal(pricing.get("package_size")) <= 0:
         raise ValueError(f"product {product_id}: package_size must be positive")
+    low, high = to_decimal(pricing.get("minimum_amount")), to_decimal(pricing.get("maximum_amount"))
+    if low is not None and high is not None and high < low:
+        raise ValueError(f"product {product_id}: maximum_amount is below minimum_amount")
+    transform = pricing.get("quantity_transform")
+    if transform is not None:
+        size = to_decimal(transform.get("divide_by")) if isinstance(transform, Mapping) else None
+        if size is None or size <= 0 or transform.get("round", "up") not in _ROUNDING:
+            raise ValueError(
+                f"product {product_id}: quantity_transform needs divide_by above 0 and round "
+                "up, down or half_up"
+            )
+    for tier in pricing.get("tiers") or []:
+        size = to_decimal(tier.get("package_size"))
+        if size is not None and size <= 0:
+            raise ValueError(f"product {product_id}: a tier's package_size must be positive")
+    if pricing.get("default_rates") is not None:
+        parse_tiers(pricing["default_rates"], f"{product_id}, default_rates")
     if model in TIER_MODELS:
         parse_tiers(pricing["tiers"], product_id)
     elif model == "matrix":
@@ -254,7 +289,8 @@ def model_amount(
             if model == "tiered":
                 return _graduated(tiers, q)
             if model == "tiered_flat_fee":
-                return _graduated(tiers, q) + _fees_reached(tiers, q)
+                first = parse_flag(pricing.get("charge_first_tier_at_zero", False))
+                return _graduated(tiers, q) + _fees_reached(tiers, q, first)
             bracket = _bracket(tiers, q)
             if model == "volume":
                 return q * bracket.unit_price
@@ -310,11 +346,17 @@ def grouped_amount(
         ctx.prec = PRECISION
         if model == "matrix":
             rates = parse_rates(pricing.get("rates") or {}, product_id)
+            default = pricing.get("default_rates")
+            default_table = (
+                parse_tiers(default, f"{product_id}, default_rates") if default else None
+            )
             order = sorted(groups, key=_group_order)
             billable = _take_free_units([groups[g] for g in order], free_units)
             total = ZERO
             for group, bq in zip(order, billable, strict=True):
                 table = rates.get(group) if group is not None else None
+                if table is None:
+                    table = default_table
                 if table is None:
                     errors.append(PricingError(product_id, group, groups[group], NO_RATE_FOR_GROUP))
                     continue
@@ -341,9 +383,31 @@ def grouped_amount(
     raise ValueError(f"product {product_id}: model {model} is not priced per group value")
 
 
-def billable_quantity(model: str, q: Decimal, free_units: Decimal | None) -> Decimal:
-    """Step 1 of DOMAIN.md §3: ``max(q - free_units, 0)``; flat fees ignore free units."""
-    if model == "flat_fee" or not free_units:
+_ROUNDING = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "half_up": ROUND_HALF_UP}
+
+
+def transform_quantity(q: Decimal, transform: Mapping[str, Any] | None) -> Decimal:
+    """Step 0 of docs/billing-rules.md §3.1: ``q / divide_by`` (kept to 10 decimals, as the
+    warehouse divides) rounded to a whole number up, down or half_up; no transform: q."""
+    if not transform:
+        return q
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        quotient = (q / to_decimal(transform["divide_by"])).quantize(
+            QUANTITY_STEP, rounding=ROUND_HALF_UP
+        )
+        return quotient.to_integral_value(rounding=_ROUNDING[transform.get("round") or "up"])
+
+
+def billable_quantity(
+    model: str, q: Decimal, free_units: Decimal | None, transform: Mapping[str, Any] | None = None
+) -> Decimal:
+    """Steps 0-1 of docs/billing-rules.md §3.1: the quantity transform, then
+    ``max(q - free_units, 0)``; flat fees ignore both."""
+    if model == "flat_fee":
+        return q
+    q = transform_quantity(q, transform)
+    if not free_units:
         return q
     return max(q - free_units, ZERO)
 
@@ -373,6 +437,7 @@ def price_line(
     active_days: int | None = None,
     days_in_period: int | None = None,
     product_id: str = "?",
+    maximum_amount: Decimal | None = None,
 ) -> LineRating:
     """Price one product line for one period (DOMAIN.md §3 steps 1-5), with its pricing errors.
 
@@ -380,7 +445,10 @@ def price_line(
     value to value for a grouped metric; the line's quantity is their sum), the contract line's
     quantity for a flat fee. ``matrix`` and ``two_dim_tiered`` need the mapping unless q is 0.
     When the line is active on ``active_days`` of the period's ``days_in_period`` only, a flat
-    fee is prorated by that share, and so is the minimum when ``prorate_commitment`` is set.
+    fee is prorated by that share, and so is the minimum when ``prorate_commitment`` is set
+    (and a usage charge when the pricing says ``prorate``). The minimum is
+    ``minimum_commitment``, else the pricing's ``minimum_amount``; the cap is
+    ``maximum_amount``, else the pricing's, applied after the minimum, before rounding.
     ``skip_zero`` (here or in ``pricing``) makes q = 0 cost nothing, minimum included.
     """
     groups: Mapping[str | None, Decimal] | None = None
@@ -391,7 +459,8 @@ def price_line(
         q_dec = to_decimal(q) or ZERO
     skip = skip_zero or parse_flag(pricing.get("skip_zero", False))
     free = to_decimal(free_units)
-    bq = billable_quantity(model, q_dec, free)
+    transform = None if model in GROUPED_MODELS else pricing.get("quantity_transform")
+    bq = billable_quantity(model, q_dec, free, transform)
     if skip and q_dec == 0:
         return LineRating(round_half_up(ZERO, currency), q_dec, bq)
     partial = active_days is not None and bool(days_in_period) and active_days < days_in_period
@@ -411,6 +480,10 @@ def price_line(
         # the priced amount and the discounted one keep 10 decimals, rounded half-up, as the
         # warehouse's decimal(38, 10) does (README, "Billing decisions")
         amount = amount.quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
+        if model != "flat_fee" and partial and parse_flag(pricing.get("prorate", False)):
+            amount = (amount * active_days / days_in_period).quantize(
+                QUANTITY_STEP, rounding=ROUND_HALF_UP
+            )
         p = to_decimal(discount_percent)
         if p:
             amount = (amount * (1 - p / HUNDRED)).quantize(QUANTITY_STEP, rounding=ROUND_HALF_UP)
@@ -418,12 +491,19 @@ def price_line(
         if d:
             amount = max(amount - d, ZERO)
         minimum = to_decimal(minimum_commitment)
+        if minimum is None:
+            minimum = to_decimal(pricing.get("minimum_amount"))
         if minimum is not None:
             if prorate_commitment and partial:
                 minimum = (minimum * active_days / days_in_period).quantize(
                     QUANTITY_STEP, rounding=ROUND_HALF_UP
                 )
             amount = max(amount, minimum)
+        cap = to_decimal(maximum_amount)
+        if cap is None:
+            cap = to_decimal(pricing.get("maximum_amount"))
+        if cap is not None:
+            amount = min(amount, cap)
         return LineRating(round_half_up(amount, currency), q_dec, bq, tuple(errors))
 
 

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from golive.reference.contracts import Contract, ContractLine, Product
+from golive.reference.contracts import Contract, ContractLine, Coupon, Product
 from golive.reference.invoices import line_pricing
 from golive.reference.metering import Event, Metric
-from golive.reference.numbers import is_known_currency
+from golive.reference.numbers import is_known_currency, to_decimal
 from golive.reference.parsing import (
     cell,
     parse_date,
@@ -37,7 +37,7 @@ from golive.reference.parsing import (
     parse_properties,
     parse_timestamp,
 )
-from golive.reference.periods import CADENCE_MONTHS
+from golive.reference.periods import CADENCES
 
 CUSTOMERS = "customers"
 CONTRACTS = "contracts"
@@ -68,6 +68,9 @@ CONTRACT_COLUMNS = (
     "minimum_commitment",
     "prepaid_credit",
     "tax_rate_percent",
+    "maximum_commitment",
+    "prorate_commitment",
+    "coupon_id",
 )
 CONTRACT_LINE_COLUMNS = (
     "contract_id",
@@ -83,6 +86,9 @@ CONTRACT_LINE_COLUMNS = (
     "start_date",
     "end_date",
     "prorate_commitment",
+    "maximum_amount",
+    "tax_rate_percent",
+    "tax_code",
 )
 EVENT_COLUMNS = ("event_id", "customer_id", "event_name", "timestamp", "properties")
 
@@ -102,6 +108,7 @@ _CONTRACT_NUMBERS = {
     "minimum_commitment": _MONEY,
     "prepaid_credit": _MONEY,
     "tax_rate_percent": _PERCENT,
+    "maximum_commitment": _MONEY,
 }
 _LINE_NUMBERS = {
     "quantity": _QUANTITY,
@@ -109,6 +116,8 @@ _LINE_NUMBERS = {
     "discount_percent": _PERCENT,
     "discount_amount": _MONEY,
     "minimum_commitment": _MONEY,
+    "maximum_amount": _MONEY,
+    "tax_rate_percent": _PERCENT,
 }
 
 Row = dict[str, str | None]
@@ -224,7 +233,9 @@ def accept_customers(
     return accepted, counts
 
 
-def _contract_reason(row: Row, customers: Collection[str]) -> str | None:
+def _contract_reason(
+    row: Row, customers: Collection[str], coupons: Mapping[str, Coupon] | None = None
+) -> str | None:
     """The reasons of a contract once its id is known to be on one version (see
     accept_contracts)."""
     if row["customer_id"] is None:
@@ -245,13 +256,27 @@ def _contract_reason(row: Row, customers: Collection[str]) -> str | None:
         return "unparseable_billing_anchor_date"
     if end is not None and end < start:
         return "end_date_before_start_date"
-    if (row["billing_period"] or "").upper() not in CADENCE_MONTHS:
+    if (row["billing_period"] or "").upper() not in CADENCES:
         return "unknown_billing_period"
-    return _number_reason(row, _CONTRACT_NUMBERS)
+    reason = _number_reason(row, _CONTRACT_NUMBERS)
+    if reason:
+        return reason
+    maximum = _number(row, "maximum_commitment")
+    if maximum is not None and maximum < (_number(row, "minimum_commitment") or 0):
+        return "maximum_below_minimum"
+    if row["coupon_id"] is not None:
+        coupon = (coupons or {}).get(row["coupon_id"])
+        if coupon is None:
+            return "unknown_coupon"
+        if coupon.currency is not None and coupon.currency != row["currency"].upper():
+            return "coupon_currency_mismatch"
+    return None
 
 
 def accept_contracts(
-    rows: Iterable[Mapping[str, Any]], customers: Collection[str]
+    rows: Iterable[Mapping[str, Any]],
+    customers: Collection[str],
+    coupons: Mapping[str, Coupon] | None = None,
 ) -> tuple[list[Contract], DatasetCounts]:
     """Apply §1 to contracts; return the accepted ones (in the order received) and the counts.
 
@@ -261,8 +286,9 @@ def accept_contracts(
     ``unknown_currency``, ``unknown_customer`` (not an accepted customer),
     ``unparseable_start_date``, ``unparseable_end_date``, ``unparseable_billing_anchor_date``,
     ``end_date_before_start_date``, ``unknown_billing_period``, ``non_numeric_value``,
-    ``value_out_of_range`` (percentages 0..100, minimum_commitment and prepaid_credit
-    0 <= x < 10^12).
+    ``value_out_of_range`` (percentages 0..100, minimum_commitment, prepaid_credit and
+    maximum_commitment 0 <= x < 10^12), ``maximum_below_minimum``, ``unknown_coupon`` (not
+    one of ``coupons``), ``coupon_currency_mismatch`` (a fixed coupon in another currency).
     """
     cleaned = [clean_row(r, CONTRACT_COLUMNS) for r in rows]
     versions = _versions(cleaned, "contract_id")
@@ -280,7 +306,7 @@ def accept_contracts(
             continue
         else:
             seen.add(key)
-            reason = _contract_reason(row, customers)
+            reason = _contract_reason(row, customers, coupons)
         if reason:
             counts._quarantine(key, reason)
             continue
@@ -297,14 +323,20 @@ def accept_contracts(
                 minimum_commitment=_number(row, "minimum_commitment"),
                 prepaid_credit=_number(row, "prepaid_credit"),
                 tax_rate_percent=_number(row, "tax_rate_percent"),
+                maximum_commitment=_number(row, "maximum_commitment"),
+                prorate_commitment=parse_flag(row["prorate_commitment"] or ""),
+                coupon_id=row["coupon_id"],
             )
         )
         counts.accepted += 1
     return accepted, counts
 
 
-def _line(row: Row) -> ContractLine:
+def _line(row: Row, tax_codes: Mapping[str, Decimal] | None = None) -> ContractLine:
     timing = row["billing_timing"]
+    rate = _number(row, "tax_rate_percent")
+    if rate is None and row["tax_code"] is not None:
+        rate = (tax_codes or {}).get(row["tax_code"])
     return ContractLine(
         product_id=row["product_id"],
         quantity=_number(row, "quantity"),
@@ -318,10 +350,17 @@ def _line(row: Row) -> ContractLine:
         start_date=parse_date(row["start_date"]),
         end_date=parse_date(row["end_date"]),
         prorate_commitment=parse_flag(row["prorate_commitment"] or ""),
+        maximum_amount=_number(row, "maximum_amount"),
+        tax_rate_percent=rate,
     )
 
 
-def _line_reason(row: Row, contracts: Collection[str], products: Mapping[str, Product]) -> str:
+def _line_reason(
+    row: Row,
+    contracts: Collection[str],
+    products: Mapping[str, Product],
+    tax_codes: Mapping[str, Decimal] | None = None,
+) -> str:
     """The first reason a contract line is quarantined for, or ``""``."""
     if row["contract_id"] is None:
         return "missing_contract_id"
@@ -345,9 +384,22 @@ def _line_reason(row: Row, contracts: Collection[str], products: Mapping[str, Pr
     if start is not None and end is not None and end < start:
         return "end_date_before_start_date"
     try:
-        line_pricing(_line(row), products[row["product_id"]])
+        _, pricing = line_pricing(_line(row), products[row["product_id"]])
     except ValueError:
         return "invalid_price_override"
+    minimum = _number(row, "minimum_commitment")
+    if minimum is None:
+        minimum = to_decimal(pricing.get("minimum_amount"))
+    maximum = _number(row, "maximum_amount")
+    if maximum is None:
+        maximum = to_decimal(pricing.get("maximum_amount"))
+    if minimum is not None and maximum is not None and maximum < minimum:
+        return "maximum_below_minimum"
+    if row["tax_code"] is not None:
+        if row["tax_rate_percent"] is not None:
+            return "tax_rate_and_tax_code"
+        if row["tax_code"] not in (tax_codes or {}):
+            return "unknown_tax_code"
     return ""
 
 
@@ -366,6 +418,7 @@ def accept_contract_lines(
     rows: Iterable[Mapping[str, Any]],
     contracts: Collection[str],
     products: Mapping[str, Product],
+    tax_codes: Mapping[str, Decimal] | None = None,
 ) -> tuple[dict[str, list[ContractLine]], DatasetCounts]:
     """Apply §1 to contract lines; return the accepted lines per contract id, in line_no order.
 
@@ -373,19 +426,21 @@ def accept_contract_lines(
     ``unknown_contract`` (not an accepted contract), ``unknown_product``, ``non_numeric_value``,
     ``value_out_of_range`` (quantity and free_units 0 <= x < 10^15, discount_percent 0..100,
     discount_amount and minimum_commitment 0 <= x < 10^12), then ``unknown_billing_timing``,
-    ``unparseable_start_date``, ``unparseable_end_date``, ``end_date_before_start_date`` and
-    ``invalid_price_override``. Identical lines are not duplicates: a contract may buy the same
-    product twice. Record keys are ``contract_id/product_id`` (an empty one as "").
+    ``unparseable_start_date``, ``unparseable_end_date``, ``end_date_before_start_date``,
+    ``invalid_price_override``, ``maximum_below_minimum`` (the line's or its pricing's cap
+    below its minimum), ``tax_rate_and_tax_code`` and ``unknown_tax_code``.
+    Identical lines are not duplicates: a contract may buy the same product twice. Record
+    keys are ``contract_id/product_id`` (an empty one as "").
     """
     cleaned = [clean_row(r, CONTRACT_LINE_COLUMNS) for r in rows]
     counts = DatasetCounts(received=len(cleaned))
     ordered: dict[str, list[tuple[tuple, ContractLine]]] = defaultdict(list)
     for received_no, row in enumerate(cleaned):
-        reason = _line_reason(row, contracts, products)
+        reason = _line_reason(row, contracts, products, tax_codes)
         if reason:
             counts._quarantine(f"{row['contract_id'] or ''}/{row['product_id'] or ''}", reason)
             continue
-        ordered[row["contract_id"]].append((_line_order(row, received_no), _line(row)))
+        ordered[row["contract_id"]].append((_line_order(row, received_no), _line(row, tax_codes)))
         counts.accepted += 1
     lines = {
         contract_id: [line for _, line in sorted(found, key=lambda x: x[0])]

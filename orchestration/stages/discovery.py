@@ -14,6 +14,9 @@ PLAN_TABLES = (
     "plan_price_tiers",
     "plan_metrics",
     "plan_metric_filters",
+    "plan_tax_codes",
+    "plan_coupons",
+    "plan_coupon_products",
     "currencies",
 )
 

@@ -52,7 +52,7 @@ bands as (
 
 ),
 
-matrix_groups as (
+matrix_rated as (
 
     select
         groups.*,
@@ -60,9 +60,25 @@ matrix_groups as (
         not exists (
             select 1 from tiers
             where tiers.pricing_id = groups.pricing_id and tiers.group_value = groups.group_value
-        ) as no_rate
+        ) as no_own_rate,
+        exists(
+            select 1 from tiers
+            where tiers.pricing_id = groups.pricing_id and tiers.group_value is null
+        ) as has_default_rate
     from groups
     where groups.model = 'matrix'
+
+),
+
+-- a value without its own rate table is priced by the matrix's default_rates, if any
+matrix_groups as (
+
+    select
+        contract_id, line_no, period_start, pricing_id, model, free_units, group_value,
+        quantity, group_number, band_no,
+        no_own_rate and has_default_rate as default_rate,
+        no_own_rate and not has_default_rate as no_rate
+    from matrix_rated
 
 ),
 
@@ -71,6 +87,7 @@ banded_groups as (
     select
         groups.*,
         bands.band_no,
+        false as default_rate,
         bands.band_no is null as no_rate
     from groups
     left join bands
@@ -89,11 +106,12 @@ band_totals as (
             as group_value,
         sum(quantity) as quantity,
         band_no,
+        default_rate,
         no_rate
     from banded_groups
     group by contract_id, line_no, period_start, pricing_id, model, free_units,
         case when no_rate then group_value else cast(band_no as {{ dbt.type_string() }}) end,
-        band_no, no_rate
+        band_no, default_rate, no_rate
 
 ),
 
@@ -101,12 +119,12 @@ priced_units as (
 
     select
         contract_id, line_no, period_start, pricing_id, model, free_units, group_value,
-        quantity, band_no, no_rate
+        quantity, band_no, default_rate, no_rate
     from matrix_groups
     union all
     select
         contract_id, line_no, period_start, pricing_id, model, free_units, group_value,
-        quantity, band_no, no_rate
+        quantity, band_no, default_rate, no_rate
     from band_totals
 
 ),

@@ -60,6 +60,9 @@ line_periods as (
         lines.discount_percent,
         lines.discount_amount,
         lines.minimum_commitment,
+        lines.minimum_commitment_given,
+        lines.maximum_amount as line_maximum_amount,
+        lines.tax_rate_percent as line_tax_rate_percent,
         lines.prorate_commitment
     from periods
     inner join lines on periods.contract_id = lines.contract_id
@@ -99,7 +102,19 @@ final as (
         line_periods.free_units,
         line_periods.discount_percent,
         line_periods.discount_amount,
-        line_periods.minimum_commitment,
+        {#- the line's minimum and cap: the contract line's own, else the pricing's -#}
+        case
+            when line_periods.minimum_commitment_given then line_periods.minimum_commitment
+            else coalesce(price_book.minimum_amount, {{ golive.to_decimal('0') }})
+        end as minimum_commitment,
+        coalesce(line_periods.line_maximum_amount, price_book.maximum_amount) as maximum_amount,
+        price_book.transform_divide_by,
+        price_book.transform_round,
+        price_book.prorate,
+        price_book.charge_first_tier_at_zero,
+        {#- the line's tax rate: the contract line's (rate or code), else the product's; null
+            means the invoice's rate (int_invoices_computed) -#}
+        coalesce(line_periods.line_tax_rate_percent, products.tax_rate_percent) as tax_rate_percent,
         line_periods.prorate_commitment,
         {{ golive.to_decimal(
             "case when products.metric_id is not null then coalesce(usage.quantity, 0)"

@@ -1,21 +1,34 @@
 {{ config(schema='staging') }}
 
-{#- Each product line priced in DOMAIN.md §3's order: free units, the pricing model (one macro
-    per model under macros/pricing), line discounts (percent, then fixed), the line minimum
-    (prorated by active days when the line says prorate_commitment), then rounding half-up to
-    the currency's minor unit. Matrix and 2-D groups without a rate are left out of the amount
+{#- Each product line priced in docs/billing-rules.md §3's order: the quantity transform
+    (divide by a unit size, round to a whole number), free units, the pricing model (one macro
+    per model under macros/pricing), usage proration (pricing prorate), line discounts (percent,
+    then fixed), the line minimum (prorated by active days when the line says
+    prorate_commitment), the line cap (maximum_amount), then rounding half-up to the
+    currency's minor unit. Matrix and 2-D groups without a rate are left out of the amount
     and reported in pricing_errors; so is a line whose arithmetic would leave the bounds of
     docs/billing-rules.md §10.7 (a quantity of 10^15 or more, or a quantity times its largest
     price of 10^14 or more): it is priced 0 and named, never an overflow that stops billing. -#}
-with quantities as (
+with transformed as (
 
     select
         quantities.*,
-        {{ golive.to_decimal(
-            "case when quantities.model = 'flat_fee' then quantities.quantity"
-            ~ " else greatest(quantities.quantity - quantities.free_units, 0) end") }}
-            as billable_quantity_given
+        {{ golive.quantity_transform(
+            'quantities.quantity', 'quantities.transform_divide_by', 'quantities.transform_round') }}
+            as transformed_quantity
     from {{ ref('int_invoice_line_quantities') }} as quantities
+
+),
+
+quantities as (
+
+    select
+        transformed.*,
+        {{ golive.to_decimal(
+            "case when transformed.model = 'flat_fee' then transformed.quantity"
+            ~ " else greatest(transformed.transformed_quantity - transformed.free_units, 0) end") }}
+            as billable_quantity_given
+    from transformed
 
 ),
 
@@ -24,14 +37,18 @@ lines as (
     select
         quantities.*,
         case
-            when abs(quantities.quantity) >= 1000000000000000 then 'quantity_out_of_range'
-            when cast(abs(quantities.quantity) as {{ dbt.type_float() }})
+            when abs(quantities.quantity) >= 1000000000000000
+                or abs(quantities.transformed_quantity) >= 1000000000000000
+                then 'quantity_out_of_range'
+            when cast(abs(quantities.transformed_quantity) as {{ dbt.type_float() }})
                 * cast(quantities.price_ceiling as {{ dbt.type_float() }}) >= 1e14
                 then 'amount_out_of_range'
         end as bounds_problem,
         case
-            when abs(quantities.quantity) >= 1000000000000000 then {{ golive.to_decimal('0') }}
-            when cast(abs(quantities.quantity) as {{ dbt.type_float() }})
+            when abs(quantities.quantity) >= 1000000000000000
+                or abs(quantities.transformed_quantity) >= 1000000000000000
+                then {{ golive.to_decimal('0') }}
+            when cast(abs(quantities.transformed_quantity) as {{ dbt.type_float() }})
                 * cast(quantities.price_ceiling as {{ dbt.type_float() }}) >= 1e14
                 then {{ golive.to_decimal('0') }}
             else quantities.billable_quantity_given
@@ -55,14 +72,15 @@ tier_amounts as (
         lines.line_no,
         lines.period_start,
         sum(case lines.model
-            when 'tiered' then {{ golive.rate_tiered(
-                'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price') }}
+            when 'tiered' then {{ golive.rate_tiered_packages(
+                'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
+                'tiers.package_size') }}
             when 'volume' then {{ golive.rate_volume(
                 'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
                 'tiers.tier_no') }}
             when 'tiered_flat_fee' then {{ golive.rate_tiered_flat_fee(
                 'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
-                'tiers.flat_fee') }}
+                'tiers.flat_fee', 'lines.charge_first_tier_at_zero and tiers.tier_no = 1') }}
             when 'volume_flat_fee' then {{ golive.rate_volume_flat_fee(
                 'lines.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price',
                 'tiers.flat_fee', 'tiers.tier_no') }}
@@ -97,7 +115,9 @@ group_amounts as (
     inner join tiers
         on groups.pricing_id = tiers.pricing_id
         and (
-            (groups.model = 'matrix' and tiers.group_value = groups.group_value)
+            (groups.model = 'matrix' and not groups.default_rate
+                and tiers.group_value = groups.group_value)
+            or (groups.model = 'matrix' and groups.default_rate and tiers.group_value is null)
             or (groups.model = 'two_dim_tiered' and tiers.band_no = groups.band_no)
         )
     where not groups.no_rate
@@ -121,7 +141,7 @@ priced as (
             when 'matrix' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
             when 'two_dim_tiered' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
             else tier_amounts.amount
-        end as list_amount
+        end as model_amount
     from lines
     left join tier_amounts
         on lines.contract_id = tier_amounts.contract_id
@@ -134,26 +154,41 @@ priced as (
 
 ),
 
-discounted as (
+prorated as (
 
     select
         priced.*,
+        case
+            when priced.prorate and priced.model <> 'flat_fee'
+                and priced.active_days < priced.days_in_period
+                then {{ golive.decimal_div(
+                    'priced.model_amount * priced.active_days', 'priced.days_in_period') }}
+            else priced.model_amount
+        end as list_amount
+    from priced
+
+),
+
+discounted as (
+
+    select
+        prorated.*,
         greatest(
             case
-                when priced.discount_percent = 0 then priced.list_amount
+                when prorated.discount_percent = 0 then prorated.list_amount
                 else {{ golive.decimal_div(
-                    'priced.list_amount * (100 - priced.discount_percent)', '100') }}
+                    'prorated.list_amount * (100 - prorated.discount_percent)', '100') }}
             end
-            - priced.discount_amount,
+            - prorated.discount_amount,
             0
         ) as discounted_amount,
         case
-            when priced.prorate_commitment and priced.active_days < priced.days_in_period
+            when prorated.prorate_commitment and prorated.active_days < prorated.days_in_period
                 then {{ golive.decimal_div(
-                    'priced.minimum_commitment * priced.active_days', 'priced.days_in_period') }}
-            else priced.minimum_commitment
+                    'prorated.minimum_commitment * prorated.active_days', 'prorated.days_in_period') }}
+            else prorated.minimum_commitment
         end as line_minimum
-    from priced
+    from prorated
 
 ),
 
@@ -165,7 +200,9 @@ final as (
         case
             when discounted.skip_zero and discounted.quantity = 0 then {{ golive.to_decimal('0') }}
             else {{ golive.round_money(
-                'greatest(discounted.discounted_amount, discounted.line_minimum)',
+                'least(greatest(discounted.discounted_amount, discounted.line_minimum),'
+                ~ ' coalesce(discounted.maximum_amount,'
+                ~ ' greatest(discounted.discounted_amount, discounted.line_minimum)))',
                 'currencies.minor_unit') }}
         end as line_amount
     from discounted

@@ -1,5 +1,6 @@
 {#- Invoice lines: one per contract line, then the contract-level lines (contract discount,
-    minimum commitment true-up, prepaid credit applied) where they are not zero. -#}
+    minimum commitment true-up, maximum commitment cap, coupon, prepaid credit applied) where
+    they are not zero. -#}
 with invoices as (
 
     select * from {{ ref('int_invoices_computed') }}
@@ -45,7 +46,17 @@ contract_lines as (
     from invoices
     where true_up_amount <> 0
     union all
-    select invoice_id, 3 as line_offset, 'prepaid_credit_applied' as product_id,
+    select invoice_id, 3 as line_offset, 'maximum_commitment_cap' as product_id,
+        'Maximum commitment cap' as description, cap_amount as amount
+    from invoices
+    where cap_amount <> 0
+    union all
+    select invoice_id, 4 as line_offset, 'coupon' as product_id,
+        {{ dbt.concat(["'Coupon '", "coupon_id"]) }} as description, coupon_amount as amount
+    from invoices
+    where coupon_amount <> 0
+    union all
+    select invoice_id, 5 as line_offset, 'prepaid_credit_applied' as product_id,
         'Prepaid credit applied' as description, -credits_applied as amount
     from invoices
     where credits_applied <> 0

@@ -3,6 +3,7 @@
 {#- Every billing period of every contract up to as_of (DOMAIN.md §4): period k runs
     [anchor + k·cadence, anchor + (k+1)·cadence), always computed from the anchor, so month
     ends clamp (Jan 31 monthly: Feb 28, Mar 31, Apr 30). The first period contains start_date.
+    A cadence in days (P1W, P1D) has months_per_period = minus its days (stg_contracts).
     is_invoiced: the period has ended on or before as_of. -#}
 with contracts as (
 
@@ -23,14 +24,32 @@ period_numbers as (
 
 ),
 
+thousands as (
+
+    select n from period_numbers where n < 100
+
+),
+
 bounds as (
 
     select
         contracts.*,
         settings.as_of,
         {#- a period number range wide enough to hold every period from start_date to as_of -#}
-        cast(floor(({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'month') }})
-            / (1.0 * contracts.months_per_period)) as integer) - 1 as first_k
+        case
+            when contracts.months_per_period < 0
+                then cast(floor(({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'day') }})
+                    / (-1.0 * contracts.months_per_period)) as integer) - 1
+            else cast(floor(({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'month') }})
+                / (1.0 * contracts.months_per_period)) as integer) - 1
+        end as first_k,
+        case
+            when contracts.months_per_period < 0
+                then ({{ dbt.datediff('contracts.start_date', 'settings.as_of', 'day') }})
+                    / (-contracts.months_per_period) + 3
+            else ({{ dbt.datediff('contracts.start_date', 'settings.as_of', 'month') }})
+                / contracts.months_per_period + 3
+        end as last_n
     from contracts
     cross join settings
 
@@ -40,11 +59,10 @@ candidates as (
 
     select
         bounds.*,
-        bounds.first_k + period_numbers.n as k
+        bounds.first_k + thousands.n * 1000 + period_numbers.n as k
     from bounds
-    inner join period_numbers
-        on period_numbers.n <= ({{ dbt.datediff('bounds.start_date', 'bounds.as_of', 'month') }})
-            / bounds.months_per_period + 3
+    inner join thousands on thousands.n * 1000 <= bounds.last_n
+    inner join period_numbers on thousands.n * 1000 + period_numbers.n <= bounds.last_n
 
 ),
 
@@ -52,9 +70,9 @@ periods as (
 
     select
         candidates.*,
-        cast({{ dbt.dateadd('month', 'candidates.k * candidates.months_per_period', 'candidates.billing_anchor_date') }} as date)
+        {{ golive.period_start('candidates.billing_anchor_date', 'candidates.months_per_period', 'candidates.k') }}
             as period_start,
-        cast({{ dbt.dateadd('month', '(candidates.k + 1) * candidates.months_per_period', 'candidates.billing_anchor_date') }} as date)
+        {{ golive.period_end('candidates.billing_anchor_date', 'candidates.months_per_period', 'candidates.k') }}
             as period_end
     from candidates
 

@@ -23,7 +23,10 @@ cleaned as (
         price_override as price_override_text,
         {{ golive.blank_as_null('start_date') }} as start_date_text,
         {{ golive.blank_as_null('end_date') }} as end_date_text,
-        lower({{ golive.blank_as_null('prorate_commitment') }}) as prorate_commitment_text
+        lower({{ golive.blank_as_null('prorate_commitment') }}) as prorate_commitment_text,
+        {{ golive.blank_as_null('maximum_amount') }} as maximum_amount_text,
+        {{ golive.blank_as_null('tax_rate_percent') }} as tax_rate_percent_text,
+        {{ golive.blank_as_null('tax_code') }} as tax_code
     from source
 
 ),
@@ -37,14 +40,21 @@ contracts as (
 
 products as (
 
-    select product_id, model from {{ source('raw', 'plan_products') }}
+    select product_id, model, minimum_amount, maximum_amount from {{ source('raw', 'plan_products') }}
     where contract_id is null
 
 ),
 
 overrides as (
 
-    select override_text, pricing_id from {{ source('raw', 'price_overrides') }}
+    select override_text, pricing_id, minimum_amount, maximum_amount
+    from {{ source('raw', 'price_overrides') }}
+
+),
+
+tax_codes as (
+
+    select tax_code as code, tax_rate_percent as code_rate from {{ source('raw', 'plan_tax_codes') }}
 
 ),
 
@@ -63,10 +73,27 @@ typed as (
         coalesce({{ golive.try_decimal('discount_percent_text') }}, 0) as discount_percent,
         coalesce({{ golive.try_decimal('discount_amount_text') }}, 0) as discount_amount,
         coalesce({{ golive.try_decimal('minimum_commitment_text') }}, 0) as minimum_commitment,
-        coalesce(skip_zero_text in ('true', '1', 'yes', 't'), false) as skip_zero,
-        coalesce(prorate_commitment_text in ('true', '1', 'yes', 't'), false) as prorate_commitment,
+        coalesce(cleaned.skip_zero_text in ('true', '1', 'yes', 't'), false) as skip_zero,
+        coalesce(cleaned.prorate_commitment_text in ('true', '1', 'yes', 't'), false) as prorate_commitment,
         {{ golive.try_date('start_date_text') }} as start_date,
         {{ golive.try_date('end_date_text') }} as end_date,
+        {{ golive.try_decimal('maximum_amount_text') }} as maximum_amount,
+        coalesce({{ golive.try_decimal('tax_rate_percent_text') }}, tax_codes.code_rate)
+            as tax_rate_percent,
+        tax_codes.code as known_tax_code,
+        {#- the line's minimum and cap: its own, else its pricing's (the override's, else the
+            product's) -#}
+        case
+            when cleaned.minimum_commitment_text is not null
+                then {{ golive.try_decimal('minimum_commitment_text') }}
+            when overrides.pricing_id is not null then overrides.minimum_amount
+            else products.minimum_amount
+        end as minimum_given,
+        coalesce(
+            {{ golive.try_decimal('maximum_amount_text') }},
+            case when overrides.pricing_id is not null then overrides.maximum_amount
+                else products.maximum_amount end
+        ) as maximum_given,
         overrides.pricing_id as override_pricing_id,
         override_rejections.reason as override_rejection,
         override_rejections.detail as override_detail,
@@ -76,17 +103,21 @@ typed as (
             {{ golive.number_problem_between('free_units_text', 0, 1000000000000000, false) }},
             {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
             {{ golive.number_problem_between('discount_amount_text', 0, 1000000000000, false) }},
-            {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }}
+            {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }},
+            {{ golive.number_problem_between('maximum_amount_text', 0, 1000000000000, false) }},
+            {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }}
         ) as number_problem,
         products.model as product_model,
         {{ golive.row_text([
             'quantity_text', 'billing_timing_given', 'free_units_text', 'discount_percent_text',
             'discount_amount_text', 'minimum_commitment_text', 'skip_zero_text',
-            'price_override_text', 'start_date_text', 'end_date_text', 'prorate_commitment_text'
+            'price_override_text', 'start_date_text', 'end_date_text', 'prorate_commitment_text',
+            'maximum_amount_text', 'tax_rate_percent_text', 'tax_code'
         ]) }} as row_text
     from cleaned
     left join products on cleaned.product_id = products.product_id
     left join overrides on cleaned.price_override_text = overrides.override_text
+    left join tax_codes on cleaned.tax_code = tax_codes.code
     left join override_rejections on cleaned.price_override_text = override_rejections.override_text
 
 ),
@@ -111,6 +142,10 @@ checked as (
             when end_date_text is not null and end_date is null then 'unparseable_end_date'
             when end_date < start_date then 'end_date_before_start_date'
             when override_rejection is not null then override_rejection
+            when maximum_given < minimum_given then 'maximum_below_minimum'
+            when tax_code is not null and tax_rate_percent_text is not null
+                then 'tax_rate_and_tax_code'
+            when tax_code is not null and known_tax_code is null then 'unknown_tax_code'
         end as rejection_reason
     from typed
 
@@ -145,6 +180,10 @@ select
     start_date,
     end_date,
     prorate_commitment,
+    minimum_commitment_text is not null as minimum_commitment_given,
+    maximum_amount,
+    tax_rate_percent,
+    tax_code,
     rejection_reason,
     case when rejection_reason = override_rejection then override_detail end as rejection_detail,
     case when rejection_reason is null then 'accepted' else 'quarantined' end as status

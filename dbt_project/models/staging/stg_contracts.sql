@@ -21,7 +21,10 @@ cleaned as (
         {{ golive.blank_as_null('discount_percent') }} as discount_percent_text,
         {{ golive.blank_as_null('minimum_commitment') }} as minimum_commitment_text,
         {{ golive.blank_as_null('prepaid_credit') }} as prepaid_credit_text,
-        {{ golive.blank_as_null('tax_rate_percent') }} as tax_rate_percent_text
+        {{ golive.blank_as_null('tax_rate_percent') }} as tax_rate_percent_text,
+        {{ golive.blank_as_null('maximum_commitment') }} as maximum_commitment_text,
+        lower({{ golive.blank_as_null('prorate_commitment') }}) as prorate_commitment_text,
+        {{ golive.blank_as_null('coupon_id') }} as coupon_id
     from source
 
 ),
@@ -33,7 +36,8 @@ fingerprinted as (
         {{ golive.row_text([
             'customer_id', 'start_date_text', 'end_date_text', 'currency_text', 'billing_period_text',
             'billing_anchor_date_text', 'discount_percent_text', 'minimum_commitment_text',
-            'prepaid_credit_text', 'tax_rate_percent_text'
+            'prepaid_credit_text', 'tax_rate_percent_text', 'maximum_commitment_text',
+            'prorate_commitment_text', 'coupon_id'
         ]) }} as row_text
     from cleaned
 
@@ -79,20 +83,37 @@ typed as (
         {{ golive.try_date('end_date_text') }} as end_date,
         coalesce({{ golive.try_date('billing_anchor_date_text') }}, {{ golive.try_date('start_date_text') }})
             as billing_anchor_date,
-        case billing_period when 'P1M' then 1 when 'P3M' then 3 when 'P1Y' then 12 end
-            as months_per_period,
+        {#- a cadence in days is minus its days (docs/billing-rules.md §4.1) -#}
+        case billing_period
+            when 'P1M' then 1 when 'P3M' then 3 when 'P6M' then 6 when 'P1Y' then 12
+            when 'P1W' then -7 when 'P1D' then -1
+        end as months_per_period,
         coalesce({{ golive.try_decimal('discount_percent_text') }}, 0) as discount_percent,
         coalesce({{ golive.try_decimal('minimum_commitment_text') }}, 0) as minimum_commitment,
         coalesce({{ golive.try_decimal('prepaid_credit_text') }}, 0) as prepaid_credit,
-        {{ golive.try_decimal('tax_rate_percent_text') }} as tax_rate_percent
+        {{ golive.try_decimal('tax_rate_percent_text') }} as tax_rate_percent,
+        {{ golive.try_decimal('maximum_commitment_text') }} as maximum_commitment,
+        coalesce(prorate_commitment_text in ('true', '1', 'yes', 't'), false) as prorate_commitment
     from numbered
+
+),
+
+with_coupons as (
+
+    select
+        typed.*,
+        coupons.coupon_id as known_coupon_id,
+        coupons.currency as coupon_currency
+    from typed
+    left join {{ source('raw', 'plan_coupons') }} as coupons
+        on typed.coupon_id = coupons.coupon_id
 
 ),
 
 final as (
 
     select
-        typed.*,
+        with_coupons.*,
         case
             when contract_id is null then 'missing_contract_id'
             when versions > 1 then 'conflicting_contract_id'
@@ -113,10 +134,17 @@ final as (
                 {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
                 {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }},
                 {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }},
-                {{ golive.number_problem_between('prepaid_credit_text', 0, 1000000000000, false) }}
+                {{ golive.number_problem_between('prepaid_credit_text', 0, 1000000000000, false) }},
+                {{ golive.number_problem_between('maximum_commitment_text', 0, 1000000000000, false) }},
+                case
+                    when maximum_commitment < minimum_commitment then 'maximum_below_minimum'
+                    when coupon_id is not null and known_coupon_id is null then 'unknown_coupon'
+                    when coupon_currency is not null and coupon_currency <> currency
+                        then 'coupon_currency_mismatch'
+                end
             )
         end as rejection_reason
-    from typed
+    from with_coupons
 
 )
 
@@ -133,6 +161,9 @@ select
     minimum_commitment,
     prepaid_credit,
     tax_rate_percent,
+    maximum_commitment,
+    prorate_commitment,
+    coupon_id,
     start_date_text,
     end_date_text,
     billing_anchor_date_text,

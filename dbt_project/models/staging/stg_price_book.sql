@@ -5,12 +5,16 @@ with pricings as (
 
     select
         pricing_id, product_id, contract_id, product_name, metric_id, unit_label, model, amount,
-        unit_price, unit_size, rate_percent, package_size, package_price, skip_zero
+        unit_price, unit_size, rate_percent, package_size, package_price, skip_zero,
+        minimum_amount, maximum_amount, transform_divide_by, transform_round, prorate,
+        charge_first_tier_at_zero, tax_rate_percent
     from {{ source('raw', 'plan_products') }}
     union all
     select
         pricing_id, product_id, contract_id, product_name, metric_id, unit_label, model, amount,
-        unit_price, unit_size, rate_percent, package_size, package_price, skip_zero
+        unit_price, unit_size, rate_percent, package_size, package_price, skip_zero,
+        minimum_amount, maximum_amount, transform_divide_by, transform_round, prorate,
+        charge_first_tier_at_zero, tax_rate_percent
     from {{ source('raw', 'price_overrides') }}
 
 ),
