@@ -448,12 +448,13 @@ class PostgresWarehouse(Warehouse):
 
     def _acquire(self, holder: str):
         """A session advisory lock on a connection kept open for the run: PostgreSQL releases
-        it when the connection ends, however the process ends."""
+        it when the connection ends, however the process ends. Who holds it is noted in
+        ``audit.warehouse_holders`` (by backend), for the message a second run gets."""
         import psycopg
 
-        text = json.dumps(_holder_text(holder))
+        info = _holder_text(holder)
         try:
-            con = psycopg.connect(self.url, autocommit=True, application_name=text[:63])
+            con = psycopg.connect(self.url, autocommit=True, application_name="golive")
         except psycopg.OperationalError as exc:
             raise ConnectionError(
                 f"cannot connect to the PostgreSQL warehouse {self.display_url}: "
@@ -461,23 +462,45 @@ class PostgresWarehouse(Warehouse):
             ) from None
         got = con.execute("select pg_try_advisory_lock(%s)", [self.LOCK_ID]).fetchone()[0]
         if not got:
-            row = con.execute(
-                "select a.pid, a.application_name, a.client_addr, a.backend_start "
-                "from pg_locks l join pg_stat_activity a on a.pid = l.pid "
-                "where l.locktype = 'advisory' and l.granted "
-                "and (l.classid::bigint << 32 | l.objid::bigint) = %s limit 1",
-                [self.LOCK_ID],
-            ).fetchone()
+            message = self._busy_message(con)
             con.close()
-            who = ""
-            if row:
-                since = f"{row[3]:%Y-%m-%d %H:%M:%S}"
-                who = f": PostgreSQL backend {row[0]} ({row[1]}), connected since {since}"
-            raise WarehouseBusyError(
-                f"another run is using this warehouse ({self.display_url}){who}. One golive run "
-                "writes to a warehouse at a time: wait for it to finish, or stop it"
-            )
+            raise WarehouseBusyError(message)
+        con.execute(
+            "create schema if not exists audit; "
+            "create table if not exists audit.warehouse_holders (backend_pid integer, "
+            "holder text, host text, os_pid integer, since text)"
+        )
+        con.execute("delete from audit.warehouse_holders")
+        con.execute(
+            "insert into audit.warehouse_holders values (pg_backend_pid(), %s, %s, %s, %s)",
+            [info["holder"], info["host"], info["pid"], info["since"]],
+        )
         return con.close
+
+    def _busy_message(self, con: Any) -> str:
+        row = con.execute(
+            "select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted "
+            "and (l.classid::bigint << 32 | l.objid::bigint) = %s limit 1",
+            [self.LOCK_ID],
+        ).fetchone()
+        who = ""
+        if row:
+            held = None
+            with contextlib.suppress(Exception):
+                held = con.execute(
+                    "select holder, os_pid, host, since from audit.warehouse_holders "
+                    "where backend_pid = %s",
+                    [row[0]],
+                ).fetchone()
+            who = (
+                f": {held[0]} (PID {held[1]} on {held[2]}, since {held[3]})"
+                if held
+                else f": PostgreSQL backend {row[0]}"
+            )
+        return (
+            f"another run is using this warehouse ({self.display_url}){who}. One golive run "
+            "writes to a warehouse at a time: wait for it to finish, or stop it"
+        )
 
 
 _DUCKDB_HELP = (
