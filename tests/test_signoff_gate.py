@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from connectors.warehouse import warehouse_from_url
 from golive.cli import EXIT_SIGNOFF_HELD, main
-from orchestration.resources import AlertsResource
+from orchestration.resources import AlertsResource, PlanResource
 from orchestration.sensors import alert_on_failure
 
 FIXTURE = Path(__file__).parent / "fixtures" / "worked_examples"
@@ -60,13 +60,17 @@ def _company_with_a_wrong_legacy_invoice(tmp_path: Path) -> Path:
 
 def test_failing_signoff_holds_migration_and_alerts(tmp_path, receiver, monkeypatch):
     url, received = receiver
+    monkeypatch.chdir(tmp_path)  # the command line writes its log here
     monkeypatch.setenv("GOLIVE_ALERT_URLS", url)
+    monkeypatch.setenv("GOLIVE_DAGSTER_URL", "http://dagster.internal:3000")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     plan = _company_with_a_wrong_legacy_invoice(tmp_path)
     warehouse = f"duckdb:///{tmp_path}/w.duckdb"
 
-    result = CliRunner().invoke(main, ["run", str(plan), "--warehouse", warehouse])
+    result = CliRunner().invoke(
+        main, ["run", str(plan), "--warehouse", warehouse, "--approved-by", "Ada Lovelace"]
+    )
 
     assert result.exit_code == EXIT_SIGNOFF_HELD, result.output
     assert "Sign-off failed (max_abs_total_delta, min_invoice_match_rate)" in result.output
@@ -84,11 +88,22 @@ def test_failing_signoff_holds_migration_and_alerts(tmp_path, receiver, monkeypa
     assert wh.scalar(delta) == "5"
     assert not wh.table_exists("production", "invoices")  # nothing promoted
 
-    # the command line alerted once, through apprise, to the local receiver
+    assert (tmp_path / "golive-run.log").exists()
+    # the held attempt is audited, with why
+    audit = wh.query("select status, reason from audit.migration_runs")
+    assert audit[0][0] == "held"
+    assert audit[0][1].startswith("sign-off held the migration back: max_abs_total_delta")
+
+    # the command line alerted once, through apprise, to the local receiver: only the failing
+    # criteria, with what was observed against the threshold, what to do, and the run's page
     assert len(received) == 1
-    assert "sign-off failed" in received[0]["title"]
-    assert "signoff_criteria_pass" in received[0]["message"]
-    assert "- min_invoice_match_rate: observed 0.9375, threshold >= 1" in received[0]["message"]
+    title, message = received[0]["title"], received[0]["message"]
+    assert title == "golive (Worked Examples Ltd): sign-off held the production migration back"
+    assert "- min_invoice_match_rate: observed 0.9375, threshold >= 1" in message
+    assert "- max_abs_total_delta: observed 5, threshold <= 0" in message
+    assert "journal_must_balance" not in message and "no_pricing_errors" not in message
+    assert "Look at the parallel test report" in message
+    assert "Run: http://dagster.internal:3000/runs/" in message
 
     # the deployment's run-failure sensor sends the same alert for the failed run
     instance = dg.DagsterInstance.get()
@@ -100,15 +115,19 @@ def test_failing_signoff_holds_migration_and_alerts(tmp_path, receiver, monkeypa
         dagster_event=event.dagster_event,
         dagster_instance=instance,
         dagster_run=failed[0],
-        resources={"alerts": AlertsResource(urls=url)},
+        resources={"alerts": AlertsResource(urls=url), "plan": PlanResource(path=str(plan))},
     ).for_run_failure()
     alert_on_failure(context)
     assert len(received) == 2
-    assert received[1]["title"].startswith("golive: sign-off failed, production migration held")
-    assert "min_invoice_match_rate: 0.9375 (>= 1)" in received[1]["message"]
+    # the sensor's alert says it in the same words, about the same run
+    assert received[1]["title"] == title
+    assert received[1]["message"] == message
 
 
-def test_bad_plan_fails_before_any_run(tmp_path):
+def test_bad_plan_fails_before_any_run(tmp_path, receiver, monkeypatch):
+    url, received = receiver
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GOLIVE_ALERT_URLS", url)
     plan = tmp_path / "plan.yaml"
     shutil.copytree(FIXTURE / "data", tmp_path / "data")
     text = (FIXTURE / "plan.yaml").read_text().replace("model: volume", "model: volumetric")
@@ -119,3 +138,7 @@ def test_bad_plan_fails_before_any_run(tmp_path):
     assert str(plan) in result.output
     assert "products[6].pricing.model" in result.output
     assert not (tmp_path / "w.duckdb").exists()  # nothing ran
+    # the alert names the key, and says nothing ran
+    assert received[0]["title"] == "golive (plan.yaml): the plan cannot run"
+    assert "products[6].pricing.model" in received[0]["message"]
+    assert "nothing ran" in received[0]["message"]
