@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from golive.migration import PRODUCTION_TABLES
 from orchestration.definitions import build_definitions
 
 defs = build_definitions()
@@ -82,7 +83,10 @@ EXPECTED_GROUPS = {
         "sandbox/parallel_test_summary",
         "sandbox/signoff",
     },
-    "production_migration": {"production/migration"},
+    "production_migration": {
+        "audit/migration_runs",
+        *(f"production/{table}" for table in PRODUCTION_TABLES),
+    },
 }
 
 #: the usage assets, daily-partitioned (every other asset is not partitioned)
@@ -130,11 +134,16 @@ def test_jobs_schedules_sensors_and_blocking_checks():
         for spec in getattr(assets_def, "check_specs", [])
         if spec.blocking
     }
-    assert ("sandbox/signoff", "signoff_criteria_pass") in blocking
     assert ("sandbox/usage_event_counts", "counts_reconcile") in blocking
-    # migration waits on the sign-off
-    migration = graph.get(dg.AssetKey(["production", "migration"]))
-    assert dg.AssetKey(["sandbox", "signoff"]) in migration.parent_keys
+    # the migration itself refuses a failed sign-off (audited): the check does not block it
+    assert ("sandbox/signoff", "signoff_criteria_pass") not in blocking
+    # every production table waits on the sign-off, and reads from what it is promoted from
+    invoices = graph.get(dg.AssetKey(["production", "invoices"]))
+    assert {dg.AssetKey(["sandbox", "signoff"]), dg.AssetKey(["sandbox", "invoices"])} <= set(
+        invoices.parent_keys
+    )
+    customers = graph.get(dg.AssetKey(["production", "customers"]))
+    assert dg.AssetKey(["staging", "stg_customers"]) in customers.parent_keys
 
 
 def test_nightly_job_refreshes_usage_aggregates(tmp_path):
