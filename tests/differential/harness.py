@@ -66,6 +66,8 @@ def write_bundle(company: Company, folder: Path) -> Path:
         },
         "metrics": METRICS,
         "products": company.products,
+        "tax_codes": company.tax_codes,
+        "coupons": company.coupons,
         "signoff": {"min_invoice_match_rate": "0.5", "max_abs_total_delta": "1000000"},
     }
     plan_path = folder / "plan.yaml"

@@ -3,7 +3,11 @@
 A drawn :class:`Company` has a price book of every pricing model (tier bounds that usage lands
 on exactly, zero and fractional quantities), contracts with every contract and line feature
 (price overrides, line dates, prorated commitments, skip_zero, discounts, minimums, prepaid
-credit, taxes; month-end and leap-day anchors; currencies with 0, 2 and 3 decimals), a plan
+credit, taxes; month-end and leap-day anchors; currencies with 0, 2 and 3 decimals), the
+contract terms of docs/billing-rules.md §2.5-§3.2 (line and invoice caps, coupons of every
+frequency and scope, tax rates and codes per product and line, quantity transforms, block
+tiers, tier 1 at zero usage, matrix default rates, prorated usage and contract minimums,
+weekly, daily and half-yearly periods), a plan
 time zone (New York with its DST months, UTC, Kolkata), usage for every aggregation (filters and
 group-by included), and then the bad inputs of rules-decided §1-2: repeated and conflicting
 master-data ids, empty keys, unknown references, numbers that are not numbers or out of range,
@@ -122,6 +126,9 @@ CONTRACT_COLUMNS = [
     "minimum_commitment",
     "prepaid_credit",
     "tax_rate_percent",
+    "maximum_commitment",
+    "prorate_commitment",
+    "coupon_id",
 ]
 LINE_COLUMNS = [
     "contract_id",
@@ -137,8 +144,48 @@ LINE_COLUMNS = [
     "start_date",
     "end_date",
     "prorate_commitment",
+    "maximum_amount",
+    "tax_rate_percent",
+    "tax_code",
 ]
 EVENT_COLUMNS = ["event_id", "customer_id", "event_name", "timestamp", "properties"]
+
+TAX_CODES = {"std": "19", "reduced": "7", "zero": "0"}
+# coupons of every kind: fixed once (a balance), fixed recurring, percentages, limited ones;
+# currencies of 0, 2 and 3 decimals
+COUPONS: list[dict[str, Any]] = [
+    {"id": "cp_once_usd", "amount_off": "25", "currency": "USD"},
+    {
+        "id": "cp_recurring_eur",
+        "amount_off": "10",
+        "currency": "EUR",
+        "frequency": "recurring",
+        "duration_periods": 2,
+    },
+    {
+        "id": "cp_pct_recurring",
+        "percent_off": "12.5",
+        "frequency": "recurring",
+        "duration_periods": 3,
+    },
+    {"id": "cp_pct_once", "percent_off": "100"},
+    {"id": "cp_once_jpy", "amount_off": "500", "currency": "JPY"},
+    {
+        "id": "cp_limited_pct",
+        "percent_off": "50",
+        "frequency": "forever",
+        "products": ["per_unit_1", "flat_fee_1"],
+        "metrics": ["calls"],
+    },
+    {
+        "id": "cp_limited_kwd",
+        "amount_off": "3.125",
+        "currency": "KWD",
+        "frequency": "forever",
+        "metrics": ["qty_sum", "payments"],
+    },
+]
+COUPON_CURRENCY = {c["id"]: c.get("currency") for c in COUPONS}
 
 
 @dataclass(repr=False)
@@ -148,6 +195,9 @@ class Company:
 
     products: list[dict[str, Any]]
     timezone: str = "UTC"
+    #: the plan's coupons (a drawn company has every one of COUPONS)
+    coupons: list[dict[str, Any]] = field(default_factory=list)
+    tax_codes: dict[str, str] = field(default_factory=lambda: dict(TAX_CODES))
     customers: list[dict[str, str]] = field(default_factory=list)
     contracts: list[dict[str, str]] = field(default_factory=list)
     lines: list[dict[str, str]] = field(default_factory=list)
@@ -217,7 +267,35 @@ def _pricing(draw, model: str) -> dict[str, Any]:
         ]
     if _rare(draw, 6):
         pricing["skip_zero"] = True
+    _terms(draw, model, pricing)
     return pricing
+
+
+def _terms(draw, model: str, pricing: dict[str, Any]) -> None:
+    """The contract terms of docs/billing-rules.md §2.5-§2.14 and §3.1, now and then: a
+    minimum and a cap, a quantity transform, usage proration, tier 1 at zero usage, block
+    tiers and a matrix default rate."""
+    if _rare(draw, 5):
+        low = draw(st.sampled_from([None, "1", "5"]))
+        if low:
+            pricing["minimum_amount"] = low
+        pricing["maximum_amount"] = draw(st.sampled_from(["5", "12.34", "100", "1000"]))
+    if model in SCALAR_MODELS and _rare(draw, 4):
+        pricing["quantity_transform"] = {
+            "divide_by": draw(st.sampled_from(["0.5", "2", "2.5", "60", "1000"])),
+            "round": draw(st.sampled_from(["up", "down", "half_up"])),
+        }
+    if model != "flat_fee" and _rare(draw, 5):
+        pricing["prorate"] = True
+    if model == "tiered_flat_fee" and _rare(draw, 3):
+        pricing["charge_first_tier_at_zero"] = True
+    if model == "tiered" and _rare(draw, 3):
+        for row in pricing["tiers"]:
+            if draw(st.booleans()):
+                row["package_size"] = draw(st.sampled_from(["0.5", "1", "2.5", "10"]))
+    if model == "matrix" and _rare(draw, 2):
+        pricing["rates"].pop(draw(st.sampled_from(REGIONS)))
+        pricing["default_rates"] = _tiers(draw, "unit")
 
 
 def _products(draw) -> list[dict[str, Any]]:
@@ -235,6 +313,11 @@ def _products(draw) -> list[dict[str, Any]]:
             elif model != "flat_fee":
                 product["metric"] = draw(st.sampled_from(SCALAR_METRICS))
             product["pricing"] = _pricing(draw, model)
+            if _rare(draw, 5):
+                if draw(st.booleans()):
+                    product["tax_code"] = draw(st.sampled_from(sorted(TAX_CODES)))
+                else:
+                    product["tax_rate_percent"] = draw(st.sampled_from(["0", "5.5", "21"]))
             products.append(product)
     return products
 
@@ -307,7 +390,9 @@ def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company
     Contract ``i`` starts its choices at the ``i``-th option, so that even the simplest example
     spreads its contracts over products, cadences, dates and currencies.
     """
-    company = Company(_products(draw), timezone=draw(st.sampled_from(TIMEZONES)))
+    company = Company(
+        _products(draw), timezone=draw(st.sampled_from(TIMEZONES)), coupons=list(COUPONS)
+    )
     by_id = {p["id"]: p for p in company.products}
     n_contracts = draw(st.integers(min_contracts, max_contracts))
     customer_id = ""
@@ -324,9 +409,14 @@ def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company
                     "tax_rate_percent": _pick(draw, ["", "0", "10", "", "19", "7.25"], i),
                 }
             )
-        cadence = _pick(draw, ["P1M", "P3M", "P1M", "P1Y", "P1M"], i)
+        cadence = _pick(draw, ["P1M", "P3M", "P1M", "P1Y", "P1M", "P6M", "P1W", "P1M", "P1D"], i)
         if cadence == "P1Y":
             start = _pick(draw, ANNUAL_STARTS, i)
+        elif cadence == "P1D":
+            # a daily contract bills every day: a few weeks of them
+            start = _date_between(draw, date(2024, 5, 20), date(2024, 6, 25))
+        elif cadence == "P1W":
+            start = _date_between(draw, date(2024, 1, 1), date(2024, 6, 20))
         elif not _rare(draw, 3):
             start = _pick(draw, SPECIAL_DATES, i)
         else:
@@ -347,6 +437,18 @@ def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company
             "prepaid_credit": _pick(draw, [None, None, None, "100", None, "5000"], i),
             "tax_rate_percent": _pick(draw, [None, None, "0", None, "8.25"], i),
         }
+        minimum = contract["minimum_commitment"]
+        if _rare(draw, 4):
+            contract["maximum_commitment"] = draw(st.sampled_from(["50", "120.5", "2500"]))
+            if minimum and Decimal(contract["maximum_commitment"]) < Decimal(minimum):
+                contract["maximum_commitment"] = minimum
+        if minimum and _rare(draw, 3):
+            contract["prorate_commitment"] = "true"
+        if _rare(draw, 3):
+            fitting = [c for c, cur in COUPON_CURRENCY.items() if cur is None or cur == currency]
+            # now and then a coupon in another currency: the contract is quarantined
+            pool = sorted(COUPON_CURRENCY) if _rare(draw, 8) else fitting
+            contract["coupon_id"] = draw(st.sampled_from(pool))
         company.contracts.append({k: text(v) for k, v in contract.items()})
 
         ids = list(by_id)
@@ -377,7 +479,18 @@ def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company
                 "start_date": line_start,
                 "end_date": line_end,
                 "prorate_commitment": "true" if minimum and not _rare(draw, 2) else None,
+                # a cap at or above the minimum mostly; now and then below it (quarantined)
+                "maximum_amount": (
+                    draw(st.sampled_from(["25", "40", "150"])) if _rare(draw, 6) else None
+                ),
+                "tax_rate_percent": None,
+                "tax_code": None,
             }
+            if _rare(draw, 6):
+                if draw(st.booleans()):
+                    line["tax_code"] = draw(st.sampled_from(sorted(TAX_CODES)))
+                else:
+                    line["tax_rate_percent"] = draw(st.sampled_from(["0", "10", "20"]))
             company.lines.append({key: text(v) for key, v in line.items()})
         seed = draw(st.integers(0, 2**32 - 1))
         metrics = [m for m in (by_id[p].get("metric") for p in chosen) if m]
@@ -619,6 +732,8 @@ def _add_defects(draw, company: Company) -> None:
                     ("tax_rate_percent", "-0.5"),
                     ("minimum_commitment", "1e12"),
                     ("prepaid_credit", "NaN"),
+                    ("maximum_commitment", "ten"),
+                    ("coupon_id", "no_such_coupon"),
                 ]
             )
             contract[field_] = value
@@ -636,6 +751,8 @@ def _add_defects(draw, company: Company) -> None:
                     ("discount_percent", "101"),
                     ("discount_amount", "1000000000000"),
                     ("minimum_commitment", "abc"),
+                    ("tax_code", "no_such_code"),
+                    ("maximum_amount", "-1"),
                 ]
             )
             company.lines.append(
