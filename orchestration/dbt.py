@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -65,12 +66,15 @@ def scoped_dbt_environment(extra: Mapping[str, str]) -> Iterator[None]:
     """
     import dbt.cli.requires as requires
 
-    original = requires.get_env
+    original, argv = requires.get_env, sys.argv
     requires.get_env = lambda: {**os.environ, **extra}
+    # dbt records its "invocation command" (this process's argv) in its logs and artifacts;
+    # golive's own arguments may hold a warehouse URL with its password
+    sys.argv = ["dbt"]
     try:
         yield
     finally:
-        requires.get_env = original
+        requires.get_env, sys.argv = original, argv
 
 
 @dataclass
@@ -98,7 +102,14 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
         with scoped_dbt_environment(env):
             # a full parse: the same nodes as target/manifest.json, which the assets come from
             result = dbtRunner().invoke(
-                ["parse", "--quiet", "--no-partial-parse", *_location_args(TARGET_DIR)]
+                [
+                    "parse",
+                    "--quiet",
+                    "--no-partial-parse",
+                    "--log-level-file",
+                    "none",
+                    *_location_args(TARGET_DIR),
+                ]
             )
         if not result.success:
             raise RuntimeError(f"dbt parse failed: {result.exception}")
@@ -209,7 +220,15 @@ def compile_inline(sql: str, env: Mapping[str, str]) -> str:
             parsed = _parsed_project(env)
             with scoped_dbt_environment(env):
                 result = dbtRunner(manifest=parsed).invoke(
-                    ["compile", "--quiet", "--inline", sql, *_location_args(TARGET_DIR / "inline")]
+                    [
+                        "compile",
+                        "--quiet",
+                        "--log-level-file",
+                        "none",
+                        "--inline",
+                        sql,
+                        *_location_args(TARGET_DIR / "inline"),
+                    ]
                 )
         finally:
             _close_duckdb_environment()
