@@ -1,0 +1,220 @@
+"""Where the Great Expectations evidence is kept: a file-backed GX project, ``gx/``, in the
+working folder, holding every validation result golive ran and the Data Docs (HTML) built from
+them after each validation.
+
+The working folder is ``$GOLIVE_WORKDIR`` when set, else the folder the caller names (the
+report's folder, the demo's ``--dir``), else the current folder. GX's progress bars and
+analytics are off and its logger reports errors only (docs/stack.md "GX progress bars").
+
+What GX validates is always small and bounded: one-row summaries and profile tables that SQL
+computed in the warehouse. On PostgreSQL GX reads them through SQL, where they live; on DuckDB
+as a pandas frame (GX cannot read DuckDB through SQL, docs/stack.md). The PostgreSQL URL is
+never written into ``gx/``: the project's data source names an environment variable, set only
+while a validation runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+WORKDIR_ENV = "GOLIVE_WORKDIR"
+GX_FOLDER = "gx"
+#: the variable GX's SQL data sources read the warehouse URL from (``${...}`` in gx/)
+URL_VARIABLE = "GOLIVE_GX_WAREHOUSE_URL"
+
+_LOCK = threading.RLock()
+
+
+def working_folder(fallback: str | Path | None = None) -> Path:
+    """``$GOLIVE_WORKDIR``, else ``fallback`` (the report's folder, the demo's folder), else the
+    current folder. Read when called, never at import."""
+    chosen = os.environ.get(WORKDIR_ENV) or fallback or Path.cwd()
+    return Path(chosen).resolve()
+
+
+def data_docs_index(folder: str | Path | None = None) -> Path:
+    """The Data Docs' start page under the working folder (it exists once a validation ran)."""
+    return (
+        working_folder(folder)
+        / GX_FOLDER
+        / "uncommitted"
+        / "data_docs"
+        / "local_site"
+        / ("index.html")
+    )
+
+
+def quiet_gx() -> None:
+    """No analytics, no progress bars, GX's logger at errors only."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    for name in (
+        "great_expectations",
+        "great_expectations.core",
+        "great_expectations.data_context",
+    ):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def evidence_context(folder: str | Path | None = None) -> Any:
+    """The file-backed GX project ``gx/`` in the working folder (created on first use)."""
+    quiet_gx()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    root = working_folder(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    bars = context.variables.progress_bars
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
+
+
+def _sqlalchemy_template() -> str:
+    return "${" + URL_VARIABLE + "}"
+
+
+def sqlalchemy_url(url: str) -> str:
+    """A PostgreSQL warehouse URL with the psycopg2 driver named, as GX's engine needs
+    (docs/stack.md "dagster-postgres needs psycopg2")."""
+    return "postgresql+psycopg2://" + url.split("://", 1)[1]
+
+
+@contextlib.contextmanager
+def _url_variable(url: str | None) -> Iterator[None]:
+    if url is None:
+        yield
+        return
+    previous = os.environ.get(URL_VARIABLE)
+    os.environ[URL_VARIABLE] = sqlalchemy_url(url)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(URL_VARIABLE, None)
+        else:
+            os.environ[URL_VARIABLE] = previous
+
+
+@dataclass
+class Validation:
+    """One validation GX ran and kept."""
+
+    success: bool
+    #: GX's result per expectation (``ExpectationValidationResult``), in suite order
+    results: list[Any]
+    #: the Data Docs start page
+    docs: Path
+
+
+class Evidence:
+    """A session with the working folder's GX project: validations are run and kept one by
+    one, and the Data Docs pages of all of them are built once, when the session closes
+    (building them costs more than validating a small profile)."""
+
+    def __init__(self, folder: str | Path | None = None, postgres_url: str | None = None):
+        self.folder = folder
+        self.postgres_url = postgres_url
+        self._ids: list[Any] = []
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> Evidence:
+        self._stack.enter_context(_LOCK)
+        self._stack.enter_context(_url_variable(self.postgres_url))
+        self.context = evidence_context(self.folder)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._ids and exc[0] is None:
+                self.context.build_data_docs(resource_identifiers=self._ids)
+        finally:
+            self._stack.close()
+
+    def validate(
+        self,
+        name: str,
+        expectations: list[Any],
+        *,
+        frame: Any = None,
+        table: tuple[str, str] | None = None,
+    ) -> Validation:
+        """Validate the suite ``name`` of ``expectations`` and keep the result.
+
+        On PostgreSQL (the session's ``postgres_url``) GX reads ``table`` (schema, table) in
+        the warehouse through SQL; otherwise it reads ``frame`` (a small pandas frame). Each
+        name has its own data source, so validations never share GX objects.
+        """
+        import great_expectations as gx
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        context = self.context
+        source_name = f"golive_{name}"
+        if self.postgres_url:
+            if table is None:
+                raise ValueError("a SQL validation needs the table it reads")
+            # the generic SQL source: it takes socket URLs (?host=/dir), the PostgreSQL one not
+            with warnings.catch_warnings():  # "a more specific PostgresDatasource": see above
+                warnings.simplefilter("ignore")
+                source = context.data_sources.add_or_update_sql(
+                    source_name, connection_string=_sqlalchemy_template()
+                )
+            asset = source.add_table_asset(name, table_name=table[1], schema_name=table[0])
+            batch = asset.add_batch_definition_whole_table(name)
+            parameters: dict[str, Any] | None = None
+        else:
+            if frame is None:
+                raise ValueError("a pandas validation needs its frame")
+            source = context.data_sources.add_or_update_pandas(source_name)
+            asset = source.add_dataframe_asset(name)
+            batch = asset.add_batch_definition_whole_dataframe(name)
+            parameters = {"dataframe": frame}
+        suite = gx.ExpectationSuite(name=name)
+        for expectation in expectations:
+            suite.add_expectation(expectation)
+        suite = context.suites.add_or_update(suite)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite)
+        )
+        result = definition.run(batch_parameters=parameters, result_format="SUMMARY")
+        suite_id = ExpectationSuiteIdentifier(name=name)
+        self._ids += [
+            ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id,
+                run_id=result.meta["run_id"],
+                batch_identifier=result.batch_id,
+            ),
+            suite_id,
+        ]
+        return Validation(
+            success=bool(result.success),
+            results=list(result.results),
+            docs=data_docs_index(self.folder),
+        )
+
+
+def validate(
+    name: str,
+    expectations: list[Any],
+    *,
+    frame: Any = None,
+    table: tuple[str, str] | None = None,
+    postgres_url: str | None = None,
+    folder: str | Path | None = None,
+) -> Validation:
+    """Validate one suite in its own session (:class:`Evidence`): kept, Data Docs updated."""
+    with Evidence(folder, postgres_url) as evidence:
+        return evidence.validate(name, expectations, frame=frame, table=table)
