@@ -1,21 +1,32 @@
-"""The sign-off gate as a Great Expectations suite, thresholds from the plan's ``signoff``.
+"""The sign-off gate as a Great Expectations suite built from the criteria table.
 
-GX validates the parallel test's one-row summary (``sandbox.parallel_test_summary``), a table
-bounded whatever the data size, fetched as a pandas frame: the same suite runs for every
-warehouse (GX cannot validate DuckDB tables through SQL, STACK.md). Each expectation carries
-its criterion's name, threshold and observed value, which become the rows of ``signoff``.
+The measures come from the parallel test's one-row summary (``sandbox.parallel_test_summary``,
+computed once in SQL). GX validates each required criterion's margin (observed - threshold,
+exact) against 0: through SQL on PostgreSQL, as a pandas frame elsewhere (GX cannot validate
+DuckDB tables through SQL, docs/stack.md). The suite, the exact decimal verdict and what
+``sandbox.signoff`` shows all come from one row per criterion in :mod:`expectations.criteria`;
+the result is kept in the working folder's GX project with its Data Docs
+(:mod:`expectations.evidence`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import os
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from connectors.warehouse import Warehouse
+from expectations.criteria import BY_NAME, observed, required
+from expectations.evidence import validate
 from golive.plan import Signoff
+
+DECIMAL = pa.decimal128(38, 10)
+
+SUITE_NAME = "golive_signoff"
 
 
 @dataclass(frozen=True)
@@ -26,151 +37,78 @@ class Criterion:
     threshold: str
     observed: str
     passed: bool
+    #: the measure and the threshold as numbers (for metadata and reports)
+    observed_value: Decimal | None = None
+    threshold_value: Decimal | None = None
 
 
-def observed_measures(summary: dict[str, Any]) -> dict[str, Decimal]:
-    """The measures the criteria look at, from the parallel test summary row."""
-    compared = Decimal(summary["invoices_compared"] or 0)
-    matched = Decimal(summary["invoices_matched"] or 0)
-    received = Decimal(summary["events_received"] or 0)
-    quarantined = Decimal(summary["events_quarantined"] or 0)
-    return {
-        "invoice_match_rate": (matched / compared) if compared else Decimal(0),
-        "abs_total_delta": Decimal(summary["abs_total_delta"] or 0),
-        "unbalanced_invoices": Decimal(summary["unbalanced_invoices"] or 0),
-        "quarantined_event_ratio": (quarantined / received) if received else Decimal(0),
-        "pricing_errors": Decimal(summary.get("pricing_errors") or 0),
-    }
+class SignoffDisagreement(RuntimeError):
+    """GX and the exact decimal comparison disagree on a criterion: a defect, never a verdict."""
 
 
-def _sqlalchemy_url(url: str) -> str:
-    """The warehouse URL with the psycopg2 driver named, as GX's SQLAlchemy engine needs."""
-    return "postgresql+psycopg2://" + url.split("://", 1)[1]
+def expectations(thresholds: Signoff) -> list[Any]:
+    """The sign-off suite: one expectation per criterion the plan requires."""
+    return [spec.expectation(threshold) for spec, threshold in required(thresholds)]
 
 
-def _suite(thresholds: Signoff) -> Any:
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
+#: where the margins GX validates are written on PostgreSQL (GX reads them through SQL)
+MARGINS_TABLE = ("staging", "signoff_margins")
 
-    suite = gx.ExpectationSuite(name="golive_signoff")
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="invoice_match_rate",
-            min_value=float(thresholds.min_invoice_match_rate),
-            meta={
-                "criterion": "min_invoice_match_rate",
-                "threshold": f">= {thresholds.min_invoice_match_rate}",
-            },
-        )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="abs_total_delta",
-            max_value=float(thresholds.max_abs_total_delta),
-            meta={
-                "criterion": "max_abs_total_delta",
-                "threshold": f"<= {thresholds.max_abs_total_delta}",
-            },
-        )
-    )
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeBetween(
-            column="quarantined_event_ratio",
-            max_value=float(thresholds.max_quarantined_event_ratio),
-            meta={
-                "criterion": "max_quarantined_event_ratio",
-                "threshold": f"<= {thresholds.max_quarantined_event_ratio}",
-            },
-        )
-    )
-    # usage that could not be priced is never signed off (DOMAIN.md §2)
-    suite.add_expectation(
-        gxe.ExpectColumnValuesToBeInSet(
-            column="pricing_errors",
-            value_set=[0],
-            meta={"criterion": "no_pricing_errors", "threshold": "0 unpriced usage groups"},
-        )
-    )
-    if thresholds.journal_must_balance:
-        suite.add_expectation(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="unbalanced_invoices",
-                value_set=[0],
-                meta={"criterion": "journal_must_balance", "threshold": "0 unbalanced invoices"},
-            )
-        )
-    return suite
+
+def margins(summary: dict[str, Any], thresholds: Signoff) -> pa.Table:
+    """One row: per required criterion, its margin (observed - threshold), exactly."""
+    columns = {}
+    for spec, threshold in required(thresholds):
+        columns[spec.name] = pa.array([spec.margin(observed(summary, spec), threshold)], DECIMAL)
+    return pa.table(columns)
 
 
 def validate_signoff(
-    summary: dict[str, Any], thresholds: Signoff, postgres_url: str | None = None
+    summary: dict[str, Any],
+    thresholds: Signoff,
+    warehouse: Warehouse | None = None,
+    folder: str | Path | None = None,
 ) -> list[Criterion]:
-    """Run the sign-off suite; one :class:`Criterion` per rule.
+    """Run the sign-off suite on the summary row; one :class:`Criterion` per required rule.
 
-    On a PostgreSQL warehouse (``postgres_url``) GX validates ``sandbox.parallel_test_summary``
-    through SQL, where it lives; elsewhere it validates the same row as a pandas frame (GX
-    cannot read DuckDB through SQL). Either way the thresholds are also checked exactly.
+    The verdict is the exact decimal comparison of the criteria table. GX checks the same
+    comparison, as a margin against 0 (exact in floats too), and keeps the evidence: on a
+    PostgreSQL ``warehouse`` through SQL on ``staging.signoff_margins``, elsewhere as a pandas
+    frame. Should GX and the exact comparison ever disagree, :class:`SignoffDisagreement` is
+    raised rather than a verdict given.
     """
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    import great_expectations as gx
-    import pandas as pd
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    measures = observed_measures(summary)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if postgres_url:
-        # the generic SQL source: it also takes socket URLs (?host=/dir), the PostgreSQL one not
-        source = context.data_sources.add_sql(
-            "golive_warehouse", connection_string=_sqlalchemy_url(postgres_url)
-        )
-        batch = (
-            source.add_table_asset(
-                "parallel_test_summary", table_name="parallel_test_summary", schema_name="sandbox"
-            )
-            .add_batch_definition_whole_table("summary")
-            .get_batch()
-        )
-    else:
-        # the comparison runs on floats inside GX; the thresholds are checked exactly below
-        frame = pd.DataFrame({k: [float(v)] for k, v in measures.items()})
-        batch = (
-            context.data_sources.add_pandas("golive")
-            .add_dataframe_asset("parallel_test_summary")
-            .add_batch_definition_whole_dataframe("summary")
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-    result = batch.validate(_suite(thresholds))
-    column_measure = {
-        "invoice_match_rate": "invoice_match_rate",
-        "abs_total_delta": "abs_total_delta",
-        "quarantined_event_ratio": "quarantined_event_ratio",
-        "unbalanced_invoices": "unbalanced_invoices",
-        "pricing_errors": "pricing_errors",
-    }
-    exact = {
-        "min_invoice_match_rate": measures["invoice_match_rate"]
-        >= thresholds.min_invoice_match_rate,
-        "max_abs_total_delta": measures["abs_total_delta"] <= thresholds.max_abs_total_delta,
-        "max_quarantined_event_ratio": measures["quarantined_event_ratio"]
-        <= thresholds.max_quarantined_event_ratio,
-        "journal_must_balance": measures["unbalanced_invoices"] == 0,
-        "no_pricing_errors": measures["pricing_errors"] == 0,
-    }
+    table = margins(summary, thresholds)
+    postgres = warehouse is not None and warehouse.dialect == "postgres"
+    if postgres:
+        warehouse.load_arrow(*MARGINS_TABLE, table)
+    validation = validate(
+        SUITE_NAME,
+        expectations(thresholds),
+        frame=None if postgres else table.to_pandas(),
+        table=MARGINS_TABLE,
+        postgres_url=warehouse.url if postgres else None,
+        folder=folder,
+    )
     criteria = []
-    for r in result.results:
-        meta = r.expectation_config.meta or {}
-        name = meta["criterion"]
-        observed = measures[column_measure[r.expectation_config.kwargs["column"]]]
-        counted = name in ("journal_must_balance", "no_pricing_errors")
-        shown = f"{observed:.0f}" if counted else f"{observed:.6f}"
+    for result in validation.results:
+        spec = BY_NAME[result.expectation_config.meta["criterion"]]
+        threshold = spec.threshold(thresholds)
+        assert threshold is not None  # only required criteria are in the suite
+        value = observed(summary, spec)
+        passed = spec.passes(value, threshold)
+        if bool(result.success) != passed:
+            raise SignoffDisagreement(
+                f"{spec.name}: GX says {'pass' if result.success else 'fail'}, the exact "
+                f"comparison {value} {spec.comparison} {threshold} says the opposite"
+            )
         criteria.append(
             Criterion(
-                criterion=name,
-                threshold=meta["threshold"],
-                observed=shown.rstrip("0").rstrip(".") if "." in shown else shown,
-                passed=bool(r.success) and exact[name],
+                criterion=spec.name,
+                threshold=spec.shown_threshold(threshold),
+                observed=spec.shown_observed(value, threshold),
+                passed=passed,
+                observed_value=value,
+                threshold_value=threshold,
             )
         )
     return criteria

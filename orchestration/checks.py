@@ -1,23 +1,49 @@
-"""Great Expectations suites as blocking asset checks: the sign-off gate."""
+"""The sign-off: a Great Expectations suite built from the criteria table, as an asset check.
+
+Its evidence (every validation result and the Data Docs) is kept in the working folder's
+``gx/`` (expectations/evidence.py); the parallel test report (``report.html``, ``report.md``)
+is written there too and attached to the sign-off's materialization.
+"""
 
 import datetime as dt
+from decimal import Decimal
 
 import dagster as dg
 import pyarrow as pa
 
+from expectations.evidence import working_folder
 from expectations.signoff import Criterion, signoff_rows, validate_signoff
 from orchestration.resources import PlanResource, WarehouseResource
 
 SIGNOFF_KEY = dg.AssetKey(["sandbox", "signoff"])
 
+#: measures of ``sandbox.parallel_test_summary`` shown as numbers, so Dagster plots them
+#: across runs: metadata key -> (summary column, kind)
+MEASURES = {
+    "invoice_match_rate": ("invoice_match_rate", float),
+    "abs_total_delta": ("abs_total_delta", float),
+    "quarantined_event_ratio": ("quarantined_event_ratio", float),
+    "pricing_errors": ("pricing_errors", int),
+    "line_match_rate": ("line_match_rate", float),
+    "abs_journal_delta": ("abs_journal_delta", float),
+    "unbalanced_invoices": ("unbalanced_invoices", int),
+    "invoices_compared": ("invoices_compared", int),
+}
 
-def run_signoff(plan: PlanResource, warehouse: WarehouseResource) -> list[Criterion]:
+
+def read_summary(warehouse: WarehouseResource) -> dict:
+    """The one row of ``sandbox.parallel_test_summary``."""
+    table = warehouse.get().query_arrow("select * from sandbox.parallel_test_summary")
+    return {name: table.column(name)[0].as_py() for name in table.column_names}
+
+
+def run_signoff(
+    plan: PlanResource, warehouse: WarehouseResource, summary: dict | None = None
+) -> list[Criterion]:
     """Validate the parallel test summary with the sign-off suite; write ``sandbox.signoff``."""
     wh = warehouse.get()
-    table = wh.query_arrow("select * from sandbox.parallel_test_summary")
-    summary = {name: table.column(name)[0].as_py() for name in table.column_names}
-    postgres_url = wh.url if wh.dialect == "postgres" else None
-    criteria = validate_signoff(summary, plan.get().signoff, postgres_url=postgres_url)
+    summary = read_summary(warehouse) if summary is None else summary
+    criteria = validate_signoff(summary, plan.get().signoff, wh, folder=working_folder())
     checked_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     rows = signoff_rows(criteria, checked_at)
     wh.load_arrow(
@@ -36,6 +62,35 @@ def run_signoff(plan: PlanResource, warehouse: WarehouseResource) -> list[Criter
     return criteria
 
 
+def measure_metadata(summary: dict) -> dict[str, dg.MetadataValue]:
+    """The summary's measures as numeric metadata (plotted across runs in the UI)."""
+    out: dict[str, dg.MetadataValue] = {}
+    for key, (column, kind) in MEASURES.items():
+        value = summary.get(column)
+        if value is None:
+            continue
+        if kind is int:
+            out[key] = dg.MetadataValue.int(int(value))
+        else:
+            out[key] = dg.MetadataValue.float(float(Decimal(value)))
+    return out
+
+
+def report_metadata(plan: PlanResource, warehouse: WarehouseResource) -> dict:
+    """Write the report into the working folder; its short Markdown and paths as metadata."""
+    from golive.report import write_signoff_report
+
+    files = write_signoff_report(warehouse.get(), plan.get(), working_folder())
+    metadata = {
+        "report": dg.MetadataValue.md(files.summary),
+        "report_html": dg.MetadataValue.path(str(files.html)),
+        "report_md": dg.MetadataValue.path(str(files.markdown)),
+    }
+    if files.data.data_docs:
+        metadata["data_docs"] = dg.MetadataValue.path(files.data.data_docs)
+    return metadata
+
+
 @dg.asset(
     key=SIGNOFF_KEY,
     group_name="parallel_test",
@@ -47,28 +102,34 @@ def run_signoff(plan: PlanResource, warehouse: WarehouseResource) -> list[Criter
             # not blocking: the migration itself refuses a failed sign-off, so that the
             # attempt is audited and its alert says why (golive/migration.py)
             blocking=False,
-            description="The plan's sign-off criteria, checked by the Great Expectations "
-            "suite in expectations/signoff.py. Production migration refuses to run unless "
-            "all pass (and a named person approved).",
+            description="The plan's sign-off criteria (expectations/criteria.py), checked by "
+            "the Great Expectations suite in expectations/signoff.py. Production migration "
+            "refuses to run unless all pass (and a named person approved).",
         )
     ],
     pool="warehouse",
 )
 def signoff(context: dg.AssetExecutionContext, plan: PlanResource, warehouse: WarehouseResource):
-    """The sign-off table: each criterion of the plan, its threshold, what was observed, passed."""
-    criteria = run_signoff(plan, warehouse)
+    """The sign-off table: each criterion of the plan, its threshold, what was observed, passed.
+    The measures are numeric metadata; the report (Markdown and HTML) is attached."""
+    summary = read_summary(warehouse)
+    criteria = run_signoff(plan, warehouse, summary)
     failing = [c for c in criteria if not c.passed]
-    observed = {c.criterion: c.observed for c in criteria}
+    try:
+        report = report_metadata(plan, warehouse)
+    except Exception as exc:  # the sign-off stands without its report; say why it is missing
+        context.log.error(f"the parallel test report could not be written: {exc}")
+        report = {"report_error": dg.MetadataValue.text(warehouse.get().scrub(str(exc)))}
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(criteria),
-            "invoice_match_rate": observed.get("min_invoice_match_rate", ""),
-            "abs_total_delta": observed.get("max_abs_total_delta", ""),
+            **measure_metadata(summary),
             "passed": not failing,
             "failing_criteria": ", ".join(
                 f"{c.criterion} (observed {c.observed}, threshold {c.threshold})" for c in failing
             )
             or "none",
+            **report,
         }
     )
     yield dg.AssetCheckResult(

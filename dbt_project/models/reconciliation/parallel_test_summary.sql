@@ -1,4 +1,5 @@
-{#- One row: what the sign-off criteria are checked against (expectations/signoff.py). -#}
+{#- One row: the measures of docs/billing-rules.md §9.7, computed once, here, at 10 decimal
+    places; the sign-off criteria (expectations/criteria.py) compare them with the plan. -#}
 with invoices as (
 
     select * from {{ ref('reconciliation_invoices') }}
@@ -35,6 +36,49 @@ per_currency as (
 largest_delta as (
 
     select coalesce(max(per_currency.abs_total_delta), 0) as abs_total_delta from per_currency
+
+),
+
+line_counts as (
+
+    select
+        count(*) as lines_compared,
+        sum(case when lines.status = 'matched' then 1 else 0 end) as lines_matched
+    from {{ ref('reconciliation_lines') }} as lines
+
+),
+
+journal as (
+
+    select * from {{ ref('reconciliation_journal') }}
+
+),
+
+journal_counts as (
+
+    select
+        count(*) as journal_accounts_compared,
+        sum(case when journal.status = 'matched' then 1 else 0 end) as journal_accounts_matched
+    from journal
+
+),
+
+-- like the total delta: per currency and account, the net difference over every invoice
+journal_per_account as (
+
+    select
+        journal.currency,
+        journal.account,
+        abs(sum(journal.delta)) as abs_journal_delta
+    from journal
+    group by journal.currency, journal.account
+
+),
+
+largest_journal_delta as (
+
+    select coalesce(max(journal_per_account.abs_journal_delta), 0) as abs_journal_delta
+    from journal_per_account
 
 ),
 
@@ -95,9 +139,21 @@ final as (
         events.events_received,
         coalesce(events.events_loaded, 0) as events_loaded,
         coalesce(events.events_duplicate, 0) as events_duplicate,
-        coalesce(events.events_quarantined, 0) as events_quarantined
+        coalesce(events.events_quarantined, 0) as events_quarantined,
+        line_counts.lines_compared,
+        coalesce(line_counts.lines_matched, 0) as lines_matched,
+        case when line_counts.lines_compared > 0
+            then {{ golive.decimal_div('line_counts.lines_matched', 'line_counts.lines_compared') }}
+            else {{ golive.to_decimal('0') }}
+        end as line_match_rate,
+        journal_counts.journal_accounts_compared,
+        coalesce(journal_counts.journal_accounts_matched, 0) as journal_accounts_matched,
+        largest_journal_delta.abs_journal_delta
     from invoice_counts
     cross join largest_delta
+    cross join line_counts
+    cross join journal_counts
+    cross join largest_journal_delta
     cross join unbalanced
     cross join unpriced
     cross join events
