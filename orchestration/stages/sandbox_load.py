@@ -10,6 +10,7 @@ import dagster as dg
 from golive.loading import USAGE, event_counts, load_dataset, quarantine_reasons
 from golive.plan import DATASETS
 from golive.price_overrides import OVERRIDE_TABLES, write_price_overrides
+from orchestration.contracts import definitions as input_contracts
 from orchestration.dbt import stage_dbt_assets
 from orchestration.resources import PlanResource, WarehouseResource
 
@@ -143,12 +144,15 @@ def usage_assets(partitions: dg.PartitionsDefinition) -> list:
 def definitions(partitions: dg.PartitionsDefinition) -> dg.Definitions:
     """The stage, with the usage assets on ``partitions``."""
     *assets, check = usage_assets(partitions)
-    return dg.Definitions(
-        assets=[
-            raw_datasets,
-            *assets,
-            stage_dbt_assets("sandbox_load"),
-            stage_dbt_assets("sandbox_load", partitions),
-        ],
-        asset_checks=[check],
+    return dg.Definitions.merge(
+        dg.Definitions(
+            assets=[
+                raw_datasets,
+                *assets,
+                stage_dbt_assets("sandbox_load"),
+                stage_dbt_assets("sandbox_load", partitions),
+            ],
+            asset_checks=[check],
+        ),
+        input_contracts(),
     )
