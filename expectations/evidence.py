@@ -40,6 +40,20 @@ def working_folder(fallback: str | Path | None = None) -> Path:
     return Path(chosen).resolve()
 
 
+@contextlib.contextmanager
+def working_in(folder: str | Path) -> Iterator[Path]:
+    """Make ``folder`` the working folder while the block runs, unless ``$GOLIVE_WORKDIR``
+    names one already (the command line: the report's folder, the demo's ``--dir``)."""
+    if os.environ.get(WORKDIR_ENV):
+        yield working_folder()
+        return
+    os.environ[WORKDIR_ENV] = str(Path(folder).resolve())
+    try:
+        yield working_folder()
+    finally:
+        os.environ.pop(WORKDIR_ENV, None)
+
+
 def data_docs_index(folder: str | Path | None = None) -> Path:
     """The Data Docs' start page under the working folder (it exists once a validation ran)."""
     return (

@@ -209,3 +209,17 @@ def test_formats():
     assert formats.quantity(D("0E-10")) == "0"
     assert formats.percent(D("0.99996")) == "99.99 %"  # 100.00 % only when all match
     assert formats.percent(D("1")) == "100.00 %"
+
+
+def test_working_folder_precedence(monkeypatch, tmp_path):
+    from expectations.evidence import working_folder, working_in
+
+    monkeypatch.delenv("GOLIVE_WORKDIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert working_folder() == tmp_path.resolve()
+    assert working_folder(tmp_path / "report") == (tmp_path / "report").resolve()
+    with working_in(tmp_path / "demo"):
+        assert working_folder(tmp_path / "report") == (tmp_path / "demo").resolve()
+    monkeypatch.setenv("GOLIVE_WORKDIR", str(tmp_path / "env"))
+    with working_in(tmp_path / "demo"):
+        assert working_folder() == (tmp_path / "env").resolve()
