@@ -176,7 +176,8 @@ class Evidence:
         )
 
         context = self.context
-        source_name = f"golive_{name}"
+        # one data source per name and kind: a folder that served DuckDB may serve PostgreSQL
+        source_name = f"golive_{name}_{'sql' if self.postgres_url else 'frame'}"
         if self.postgres_url:
             if table is None:
                 raise ValueError("a SQL validation needs the table it reads")

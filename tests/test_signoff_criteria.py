@@ -204,3 +204,21 @@ def test_journal_must_balance_false_lets_an_unbalanced_journal_through(
     assert all(s.success for s in run.stages), [s.error for s in run.stages]
     assert "journal_must_balance" not in {c["criterion"] for c in run.signoff}
     assert wh.scalar("select unbalanced_invoices from sandbox.parallel_test_summary") == 1
+
+
+def test_one_working_folder_serves_both_warehouses(tmp_path, postgres_url):
+    """GX reads the margins through SQL on PostgreSQL and as a frame on DuckDB, in one gx/."""
+    for url in (f"duckdb:///{tmp_path}/w.duckdb", postgres_url, f"duckdb:///{tmp_path}/w.duckdb"):
+        wh = warehouse_from_url(url)
+        criteria = validate_signoff(_summary(), Signoff(), wh, folder=tmp_path)
+        assert all(c.passed for c in criteria), url
+    postgres = warehouse_from_url(postgres_url)
+    assert postgres.scalar("select min_invoice_match_rate from staging.signoff_margins") == 0
+    assert (
+        "${GOLIVE_GX_WAREHOUSE_URL}"
+        in (tmp_path / GX_FOLDER / "great_expectations.yml").read_text()
+    )
+    assert (
+        postgres_url.split("://", 1)[1]
+        not in (tmp_path / GX_FOLDER / "great_expectations.yml").read_text()
+    )
