@@ -1,0 +1,91 @@
+"""The command line: it reports only what this run produced, prints what users wrote literally
+(a header like ``[/bold]`` is text, not console markup), and alerts whatever the error."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from golive.cli import EXIT_BAD_INPUT, EXIT_STAGE_FAILED, main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "worked_examples"
+
+
+@pytest.fixture
+def receiver():
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            length = int(self.headers.get("Content-Length", 0))
+            received.append(json.loads(self.rfile.read(length) or b"{}"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"json://127.0.0.1:{server.server_port}/alerts", received
+    server.shutdown()
+
+
+@pytest.fixture
+def company(tmp_path, monkeypatch, receiver):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GOLIVE_ALERT_URLS", receiver[0])
+    shutil.copytree(FIXTURE, tmp_path / "company")
+    return tmp_path / "company" / "plan.yaml"
+
+
+@pytest.mark.slow
+def test_a_failed_load_reports_no_earlier_signoff_and_prints_user_text_literally(
+    company, tmp_path, receiver
+):
+    _, received = receiver
+    warehouse = f"duckdb:///{tmp_path}/w.duckdb"
+    first = CliRunner().invoke(main, ["run", str(company), "--warehouse", warehouse])
+    assert first.exit_code == 4, first.output  # signed off, waiting for an approval
+    assert "Sign-off: Worked Examples Ltd" in first.output
+
+    # the customers now come with a header that reads like console markup, and no name column
+    (company.parent / "data" / "customers.csv").write_text(
+        "customer_id,[/bold],[link=x]y\nC1,a,b\n"
+    )
+    again = CliRunner().invoke(main, ["run", str(company), "--warehouse", warehouse])
+    assert again.exit_code == EXIT_STAGE_FAILED, again.output
+    assert "✗ sandbox_load" in again.output
+    assert "the source has customer_id, [/bold], [link=x]y" in again.output
+    assert "Sign-off" not in again.output  # the earlier run's table is not this run's
+    assert received[-1]["title"] == "golive (Worked Examples Ltd): a source could not be read"
+    assert "[/bold]" in received[-1]["message"]
+
+
+def test_a_bad_warehouse_url_fails_before_anything_runs_with_one_message(company, tmp_path):
+    for url, hint in (
+        ("duckdb:/x.duckdb", "write duckdb:///x.duckdb (relative to the working folder)"),
+        ("mysql://user:pw@host/db", "golive runs on DuckDB"),
+    ):
+        result = CliRunner().invoke(main, ["run", str(company), "--warehouse", url])
+        assert result.exit_code == EXIT_BAD_INPUT
+        assert hint in result.output
+        assert result.output.count(hint) == 1
+        assert "Traceback" not in result.output and ":pw@" not in result.output
+    assert not (tmp_path / "x.duckdb").exists()
+
+
+@pytest.mark.slow
+def test_a_plain_duckdb_path_is_a_warehouse(company, tmp_path):
+    result = CliRunner().invoke(
+        main, ["run", str(company), "--warehouse", "plain.duckdb", "--through", "discovery"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "plain.duckdb").exists()
+    assert "Warehouse: duckdb:///plain.duckdb" in result.output
