@@ -178,13 +178,32 @@ class Warehouse:
         return rows[0][0] if rows else None
 
     def load_arrow(self, schema: str, table: str, data: pa.Table | pa.RecordBatchReader) -> int:
-        """Replace ``schema.table`` with ``data`` in one transaction; return the row count."""
+        """Replace ``schema.table`` with ``data`` in one transaction; return the row count.
+
+        An error the stream raises (a source that cannot be read, found while its rows go by)
+        comes out as itself, not as the database driver's wrapping of it.
+        """
         if isinstance(data, pa.Table):
             data = pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
+        raised: list[BaseException] = []
+
+        def watched(reader: pa.RecordBatchReader):
+            try:
+                yield from reader
+            except BaseException as exc:
+                raised.append(exc)
+                raise
+
+        data = pa.RecordBatchReader.from_batches(data.schema, watched(data))
         target = f"{quote_ident(schema)}.{quote_ident(table)}"
-        with self.connect() as con:
-            self.run_in(con, f"create schema if not exists {quote_ident(schema)}")
-            return self._write_arrow(con, target, data)
+        try:
+            with self.connect() as con:
+                self.run_in(con, f"create schema if not exists {quote_ident(schema)}")
+                return self._write_arrow(con, target, data)
+        except Exception:
+            if raised:
+                raise raised[0] from None
+            raise
 
     def table_exists(self, schema: str, table: str) -> bool:
         return bool(
