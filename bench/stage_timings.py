@@ -13,10 +13,10 @@ a new DuckDB file, or a new PostgreSQL database that is dropped afterwards.
 
 Then two floors are measured in the same engine, best of ``--repeat`` runs:
 
-* ``floor``: one GROUP BY over the accepted events (view ``sandbox.usage_events``), what the
+* ``floor``: one GROUP BY over the typed events (``staging.stg_usage_events``), what the
   metering stage must at least do;
 * ``raw_floor``: the same GROUP BY straight over the raw text events (``raw.usage_events``) with
-  a timestamp cast, so the cost of parsing the text shows.
+  the engine's own timestamp cast, so the cost of parsing the text shows.
 
 Only figures go to stdout (a plain text table); progress goes to stderr. This is not a test and
 is not collected by pytest (it lives outside ``tests/`` and its name does not start with test).
@@ -55,15 +55,24 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 FLOOR_SQL = (
     "select customer_id, event_name, date_trunc('month', event_at) as month, "
     "count(*) as n, count(distinct event_id) as ids "
-    "from sandbox.usage_events group by 1, 2, 3"
+    "from staging.stg_usage_events group by 1, 2, 3"
 )
 # The raw events are all text. The bad rows in the demo data (unparseable timestamps) would make
-# a plain cast fail, so each engine uses its "try" cast: DuckDB's built-in try_cast, PostgreSQL's
-# golive_try_timestamptz (the plpgsql helper the pipeline itself installs and uses).
+# a plain cast fail, so each engine uses a "try" cast: DuckDB's built-in try_cast; PostgreSQL has
+# none, so a plpgsql one the benchmark installs (bench_try_timestamptz).
 RAW_TS = {
     "duckdb": 'try_cast(trim("timestamp") as timestamptz)',
-    "postgres": 'golive_try_timestamptz(trim("timestamp"))',
+    "postgres": 'bench_try_timestamptz(trim("timestamp"))',
 }
+PG_TRY_CAST = """
+create or replace function bench_try_timestamptz(value text) returns timestamptz
+language plpgsql immutable as $$
+begin
+    return value::timestamptz;
+exception when others then
+    return null;
+end $$;
+"""
 RAW_FLOOR_SQL = (
     "select customer_id, event_name, date_trunc('month', {ts}) as month, "
     "count(*) as n, count(distinct event_id) as ids "
@@ -197,9 +206,11 @@ def run_config(engine: str, events: int, plan: str, workdir: Path, args) -> dict
             exists = wh.fetch_in(
                 con,
                 "select count(*) from information_schema.tables where table_schema = "
-                "'sandbox' and table_name = 'usage_events'",
+                "'staging' and table_name = 'stg_usage_events'",
                 None,
             )[0][0]
+            if exists and engine == "postgres":
+                wh.run_in(con, PG_TRY_CAST)
             if exists:
                 count = "select count(*) from {}"
                 out["accepted_events"] = wh.fetch_in(
@@ -207,7 +218,7 @@ def run_config(engine: str, events: int, plan: str, workdir: Path, args) -> dict
                 )[0][0]
                 out["raw_events"] = wh.fetch_in(con, count.format("raw.usage_events"), None)[0][0]
         if exists:
-            log(f"[{label}] floor: GROUP BY over sandbox.usage_events, best of {args.repeat} …")
+            log(f"[{label}] floor: GROUP BY over staging.stg_usage_events, best of {args.repeat} …")
             out["floor"], out["floor_rows"] = best_of(url, FLOOR_SQL, args.repeat)
             log(f"[{label}] raw floor: GROUP BY over raw.usage_events with a timestamp cast …")
             raw_sql = RAW_FLOOR_SQL.format(ts=RAW_TS[engine])
