@@ -11,7 +11,7 @@ from decimal import Decimal
 import dagster as dg
 import pyarrow as pa
 
-from expectations.evidence import working_folder
+from expectations.evidence import data_docs_index, working_folder
 from expectations.signoff import Criterion, signoff_rows, validate_signoff
 from orchestration.resources import PlanResource, WarehouseResource
 
@@ -86,8 +86,9 @@ def report_metadata(plan: PlanResource, warehouse: WarehouseResource) -> dict:
         "report_html": dg.MetadataValue.path(str(files.html)),
         "report_md": dg.MetadataValue.path(str(files.markdown)),
     }
-    if files.data.data_docs:
-        metadata["data_docs"] = dg.MetadataValue.path(files.data.data_docs)
+    docs = data_docs_index(working_folder())
+    if docs.exists():
+        metadata["data_docs"] = dg.MetadataValue.path(str(docs))
     return metadata
 
 

@@ -60,9 +60,16 @@ def stage_rows(run: RunResult) -> list[tuple[str, str, float]]:
     return rows
 
 
-def _docs(folder: Path) -> str | None:
+def _docs(folder: Path, report_folder: Path) -> str | None:
+    """Where the Data Docs are, relative to the report when they sit beside it (so a copied
+    folder keeps the link working)."""
     index = data_docs_index(folder)
-    return str(index) if index.exists() else None
+    if not index.exists():
+        return None
+    try:
+        return str(index.relative_to(report_folder.resolve()))
+    except ValueError:
+        return str(index)
 
 
 def _write(data: ReportData, md_path: Path) -> ReportFiles:
@@ -83,7 +90,7 @@ def write_report(run: RunResult, path: Path) -> Path:
         run.plan,
         stages=stage_rows(run),
         held=_held(run),
-        data_docs=_docs(working_folder(path.parent)),
+        data_docs=_docs(working_folder(path.parent), path.parent),
     )
     _write(data, path)
     return path
@@ -95,5 +102,5 @@ def write_signoff_report(
     """Write ``report.md`` and ``report.html`` for the sign-off just checked into the working
     folder (``$GOLIVE_WORKDIR``, else ``folder``, else the current folder)."""
     root = working_folder(folder)
-    data = read_report_data(warehouse, plan, data_docs=_docs(root))
+    data = read_report_data(warehouse, plan, data_docs=_docs(root, root))
     return _write(data, root / "report.md")

@@ -362,8 +362,11 @@ def _usage_behind(wh: Warehouse, invoice: dict, line: dict) -> UsageBehind | Non
             f"where customer_id = {p} and event_name = {p} and event_day >= {p} and event_day < {p}"
         )
         params = [window[0], event_name, *window[1:]]
-        behind.events_total = int(
-            wh.scalar(f"select count(*) from sandbox.usage_events {where}", params) or 0
+        # the daily pieces count the events already; the view is counted only without them
+        behind.events_total = (
+            sum(d["events"] for d in behind.daily)
+            if behind.daily
+            else int(wh.scalar(f"select count(*) from sandbox.usage_events {where}", params) or 0)
         )
         behind.events = [
             {"event_id": e, "event_at": a, "properties": props}
