@@ -23,6 +23,12 @@ from golive.plan import load_plan
 FIXTURE = Path(__file__).parent / "fixtures" / "worked_examples"
 
 
+@pytest.fixture(autouse=True)
+def _own_working_folder(monkeypatch):
+    """Each test names its working folder: a GOLIVE_WORKDIR of the caller's must not win."""
+    monkeypatch.delenv("GOLIVE_WORKDIR", raising=False)
+
+
 def _raw(wh, dataset: str, rows: list[dict]) -> None:
     required, optional = DATASET_COLUMNS[dataset]
     columns = [*required, *optional]

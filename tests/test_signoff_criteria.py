@@ -22,6 +22,13 @@ from golive.plan_tables import plan_tables
 FIXTURE = Path(__file__).parent / "fixtures" / "worked_examples"
 D = Decimal
 
+
+@pytest.fixture(autouse=True)
+def _own_working_folder(monkeypatch):
+    """Each test names its working folder: a GOLIVE_WORKDIR of the caller's must not win."""
+    monkeypatch.delenv("GOLIVE_WORKDIR", raising=False)
+
+
 TODAY = {
     "journal_must_balance",
     "max_abs_total_delta",
