@@ -56,14 +56,8 @@ def working_in(folder: str | Path) -> Iterator[Path]:
 
 def data_docs_index(folder: str | Path | None = None) -> Path:
     """The Data Docs' start page under the working folder (it exists once a validation ran)."""
-    return (
-        working_folder(folder)
-        / GX_FOLDER
-        / "uncommitted"
-        / "data_docs"
-        / "local_site"
-        / ("index.html")
-    )
+    site = working_folder(folder) / GX_FOLDER / "uncommitted" / "data_docs" / "local_site"
+    return site / "index.html"
 
 
 def quiet_gx() -> None:
