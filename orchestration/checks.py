@@ -1,8 +1,8 @@
 """The sign-off: a Great Expectations suite built from the criteria table, as an asset check.
 
 Its evidence (every validation result and the Data Docs) is kept in the working folder's
-``gx/`` (expectations/evidence.py); the parallel test report (``report.html``, ``report.md``)
-is written there too and attached to the sign-off's materialization.
+``gx/`` (expectations/evidence.py); the parallel test report (``signoff-report.html`` and
+``signoff-report.md``) is written there too and attached to the sign-off's materialization.
 """
 
 import datetime as dt

@@ -22,7 +22,10 @@ from golive.report.data import ReportData, read_report_data
 if TYPE_CHECKING:  # the runner imports dagster; the report needs only its result's shape
     from orchestration.runner import RunResult
 
-__all__ = ["ReportFiles", "stage_rows", "write_report", "write_signoff_report"]
+__all__ = ["SIGNOFF_REPORT", "ReportFiles", "stage_rows", "write_report", "write_signoff_report"]
+
+#: what the Dagster sign-off asset writes in the working folder (and ``.html`` beside it)
+SIGNOFF_REPORT = "signoff-report.md"
 
 
 @dataclass
@@ -99,8 +102,9 @@ def write_report(run: RunResult, path: Path) -> Path:
 def write_signoff_report(
     warehouse: Warehouse, plan: Plan, folder: str | Path | None = None
 ) -> ReportFiles:
-    """Write ``report.md`` and ``report.html`` for the sign-off just checked into the working
-    folder (``$GOLIVE_WORKDIR``, else ``folder``, else the current folder)."""
+    """Write ``signoff-report.md`` and ``signoff-report.html`` for the sign-off just checked
+    into the working folder (``$GOLIVE_WORKDIR``, else ``folder``, else the current folder).
+    Their own names: a ``report.md`` of the user's in that folder is never overwritten."""
     root = working_folder(folder)
     data = read_report_data(warehouse, plan, data_docs=_docs(root, root))
-    return _write(data, root / "report.md")
+    return _write(data, root / SIGNOFF_REPORT)
