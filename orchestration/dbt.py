@@ -99,16 +99,18 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
     target = env.get("GOLIVE_DBT_TARGET", "duckdb")
     key = (target, _newest_source_mtime())
     if key not in _PARSED:
+        ensure_manifest()
         with scoped_dbt_environment(env):
-            # a full parse: the same nodes as target/manifest.json, which the assets come from
+            # one folder per adapter, so that each keeps its own partial parse (dbt parses
+            # again from scratch when the adapter changes); the nodes are those of
+            # target/manifest.json, which the assets come from
             result = dbtRunner().invoke(
                 [
                     "parse",
                     "--quiet",
-                    "--no-partial-parse",
                     "--log-level-file",
                     "none",
-                    *_location_args(TARGET_DIR),
+                    *_location_args(TARGET_DIR / f"parse-{target}"),
                 ]
             )
         if not result.success:
@@ -142,16 +144,30 @@ def _location_args(target_path: Path) -> list[str]:
 
 
 def ensure_manifest() -> Path:
-    """``target/manifest.json`` for the asset definitions, parsed when missing or older than
-    the project's files."""
+    """``target/manifest.json`` for the asset definitions: parsed from scratch when missing or
+    older than the project's files."""
+    from dbt.cli.main import dbtRunner
+
     manifest = dbt_project.manifest_path
     if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
         return manifest
     with _DBT_LOCK:
         try:
-            _parsed_project({"GOLIVE_DBT_TARGET": "duckdb"})
+            with scoped_dbt_environment({"GOLIVE_DBT_TARGET": "duckdb"}):
+                result = dbtRunner().invoke(
+                    [
+                        "parse",
+                        "--quiet",
+                        "--no-partial-parse",
+                        "--log-level-file",
+                        "none",
+                        *_location_args(TARGET_DIR),
+                    ]
+                )
         finally:
             _close_duckdb_environment()
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed: {result.exception}")
     return manifest
 
 
