@@ -73,7 +73,14 @@ def _finish(run: RunResult, report: Path | None) -> int:
         from golive.report import write_report
 
         write_report(run, report)
-        console.print(f"Report: {escape(str(report))}")
+        console.print(
+            f"Report: {escape(str(report))} (and {escape(str(report.with_suffix('.html')))})"
+        )
+    from expectations.evidence import data_docs_index
+
+    docs = data_docs_index()
+    if docs.exists():
+        console.print(f"Data Docs: {escape(str(docs))}")
     console.print(f"Warehouse: {escape(run.warehouse.display_url)}")
     if run.success:
         return 0
@@ -234,16 +241,21 @@ def _execute(
     except WarehouseURLError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         return EXIT_BAD_INPUT
+    from expectations.evidence import working_in
+
     try:
-        result = run_stages(
-            plan,
-            warehouse.url,
-            through=through,
-            on_stage=_stage_line,
-            log_path=log_path,
-            approved_by=approved_by,
-            note=note,
-        )
+        # the GX evidence (gx/, Data Docs) goes beside the report and the log
+        with working_in(log_path.parent):
+            result = run_stages(
+                plan,
+                warehouse.url,
+                through=through,
+                on_stage=_stage_line,
+                log_path=log_path,
+                approved_by=approved_by,
+                note=note,
+            )
+            code = _finish(result, report)
     except PlanError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         _alert_refused("bad_plan", plan.name, str(exc))
@@ -257,7 +269,6 @@ def _execute(
         console.print(f"[red]golive failed: {escape(message)}[/red]")
         _alert_refused("stage_failed", plan.name, message)
         raise SystemExit(EXIT_STAGE_FAILED) from None
-    code = _finish(result, report)
     console.print(f"Log: {escape(str(log_path))}")
     return code
 

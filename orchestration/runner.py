@@ -36,6 +36,8 @@ class StageResult:
     seconds: float
     error: str = ""
     metadata: dict[str, dict] = field(default_factory=dict)
+    #: the asset checks the stage ran: "asset/check" -> passed
+    checks: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,7 +125,8 @@ def run_stages(
     defs = build_definitions(
         plan_path=str(plan_path), plan_digest=digest, warehouse_url=warehouse_url
     )
-    assets = list(defs.assets or [])
+    # the asset checks defined apart from their assets run too (counts_reconcile)
+    assets = [*(defs.assets or []), *(defs.asset_checks or [])]
     resources = dict(defs.resources or {})
     instance = _instance()
     run = RunResult(plan=plan, warehouse=warehouse)
@@ -175,6 +178,11 @@ def run_stages(
                 stage_result.metadata[m.asset_key.to_user_string()] = {
                     k: getattr(v, "value", v) for k, v in m.metadata.items()
                 }
+            for evaluation in result.get_asset_check_evaluations():
+                key = evaluation.asset_check_key
+                stage_result.checks[f"{key.asset_key.to_user_string()}/{key.name}"] = (
+                    evaluation.passed
+                )
             if not result.success:
                 cause, error, _, _ = failure_cause(_step_failures(result))
                 stage_result.error = warehouse.scrub(error)

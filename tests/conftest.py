@@ -23,6 +23,15 @@ def dbt_manifest():
     return ensure_manifest()
 
 
+@pytest.fixture(autouse=True)
+def working_folder(tmp_path_factory, monkeypatch):
+    """Each test keeps its GX evidence and sign-off reports in a folder of its own, never in
+    the checkout (tests of the working folder itself unset ``GOLIVE_WORKDIR``)."""
+    folder = tmp_path_factory.mktemp("workdir")
+    monkeypatch.setenv("GOLIVE_WORKDIR", str(folder))
+    return folder
+
+
 def _with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{database}"))

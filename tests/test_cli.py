@@ -89,3 +89,23 @@ def test_a_plain_duckdb_path_is_a_warehouse(company, tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "plain.duckdb").exists()
     assert "Warehouse: duckdb:///plain.duckdb" in result.output
+
+
+@pytest.mark.slow
+def test_the_reports_and_the_gx_evidence_go_beside_the_report(company, tmp_path, monkeypatch):
+    monkeypatch.delenv("GOLIVE_WORKDIR", raising=False)  # the command line chooses the folder
+    out = tmp_path / "evidence"
+    out.mkdir()
+    warehouse = f"duckdb:///{tmp_path}/w.duckdb"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(company), "--warehouse", warehouse, "--report", str(out / "report.md")],
+    )
+    assert result.exit_code == 4, result.output  # signed off, waiting for an approval
+    assert (out / "report.md").read_text().startswith("# ")
+    assert "<html" in (out / "report.html").read_text()[:500].lower()
+    docs = out / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert docs.exists()
+    assert f"Data Docs: {docs}" in result.output.replace("\n", "")
+    assert (out / "golive-run.log").exists()
+    assert not (tmp_path / "gx").exists()  # nothing in the working folder of the shell

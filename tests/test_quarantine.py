@@ -58,6 +58,8 @@ def test_bad_rows_are_quarantined_with_their_reason(tmp_path, warehouse_url):
     plan = _company(tmp_path)
     run = run_stages(plan, warehouse_url, through="metering")
     assert run.success, [s.error for s in run.stages]
+    sandbox_load = next(s for s in run.stages if s.stage == "sandbox_load")
+    assert sandbox_load.checks["sandbox/usage_event_counts/counts_reconcile"] is True
     wh = warehouse_from_url(warehouse_url)
 
     quarantined = {}

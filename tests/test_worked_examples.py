@@ -91,7 +91,8 @@ def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse
         assert (
             wh.query(
                 "select relname from pg_stat_user_tables where schemaname in "
-                "('raw', 'staging', 'sandbox') and last_analyze is null and last_autoanalyze is null "
+                "('raw', 'staging', 'sandbox') "
+                "and last_analyze is null and last_autoanalyze is null "
                 "and relname not in ('usage_batches', 'source_watermarks', 'source_files', "
                 "'usage_build_state')"  # golive's bookkeeping: a row per run
             )

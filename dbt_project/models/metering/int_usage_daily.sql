@@ -12,18 +12,13 @@
     first and last instants and the last level, which carries into the next day. A day never
     straddles a billing period (periods start at local midnights). Incremental: the days in
     int_usage_affected_days are deleted and aggregated again from their accepted events. -#}
-with affected as (
-
-    select customer_id, event_day from {{ ref('int_usage_affected_days') }}
-
-),
-
-events as (
+-- depends_on: {{ ref('int_usage_affected_days') }}
+with events as (
 
     select classified.received_no, classified.event_id, classified.customer_id, classified.event_day
     from {{ ref('int_usage_events_classified') }} as classified
     {%- if is_incremental() %}
-    inner join affected
+    inner join {{ ref('int_usage_affected_days') }} as affected
         on classified.customer_id = affected.customer_id
         and classified.event_day = affected.event_day
     {%- endif %}

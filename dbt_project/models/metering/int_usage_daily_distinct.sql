@@ -8,18 +8,13 @@
 
 {#- The distinct values a count_distinct metric saw, per customer, group value and day: a
     period's count is the number of distinct values over its days (counts do not add up). -#}
-with affected as (
-
-    select customer_id, event_day from {{ ref('int_usage_affected_days') }}
-
-),
-
-events as (
+-- depends_on: {{ ref('int_usage_affected_days') }}
+with events as (
 
     select classified.received_no, classified.customer_id, classified.event_day
     from {{ ref('int_usage_events_classified') }} as classified
     {%- if is_incremental() %}
-    inner join affected
+    inner join {{ ref('int_usage_affected_days') }} as affected
         on classified.customer_id = affected.customer_id
         and classified.event_day = affected.event_day
     {%- endif %}

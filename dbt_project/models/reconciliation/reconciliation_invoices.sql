@@ -174,12 +174,20 @@ rows_all as (
     select legacy_invoice_id, invoice_id, 1 as id_copy, 'pair' as kind from ranked_pairs
     union all
     -- the legacy invoices left out of the pairing: a second bill for a paired contract
-    select legacy.invoice_id, cast(null as {{ dbt.type_string() }}), 1, 'second_bill'
+    select
+        legacy.invoice_id as legacy_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as invoice_id,
+        1 as id_copy,
+        'second_bill' as kind
     from legacy
     where legacy.invoice_id not in (select named.legacy_invoice_id from named)
         and legacy.invoice_id not in (select legacy_left.invoice_id from legacy_left)
     union all
-    select invoice_id, cast(null as {{ dbt.type_string() }}), id_copy, 'repeated_id'
+    select
+        invoice_id as legacy_invoice_id,
+        cast(null as {{ dbt.type_string() }}) as invoice_id,
+        id_copy,
+        'repeated_id' as kind
     from legacy_all where id_rows > 1
 
 ),
