@@ -289,7 +289,14 @@ def failure_summary(run: DbtRun) -> str:
 
 
 class GoliveDbtTranslator(DagsterDbtTranslator):
-    """Asset keys are ``[schema, table]`` (as in the warehouse); groups are roadmap stages."""
+    """Asset keys are ``[schema, table]`` (as in the warehouse); groups are roadmap stages.
+
+    Descriptions and column schemas come from the dbt project's schema files, never a second
+    copy: a model's description (then its SQL) is the asset's; its declared columns with their
+    ``data_type`` are the asset's ``dagster/column_schema`` (dagster-dbt's default metadata),
+    so the UI shows typed columns before anything ran. A dbt test's ``description`` is its
+    asset check's.
+    """
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -302,6 +309,37 @@ class GoliveDbtTranslator(DagsterDbtTranslator):
             if tag in STAGES:
                 return tag
         return None
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return dg.AssetCheckSpec(
+            name=spec.name,
+            asset=spec.asset_key,
+            description=test_description(manifest["nodes"][unique_id]),
+            additional_deps=spec.additional_deps,
+            blocking=spec.blocking,
+            metadata=spec.metadata,
+        )
+
+
+def test_description(test: Mapping[str, Any]) -> str:
+    """A dbt test's ``description`` from its schema file; else what it tests, from its name and
+    arguments (every test should have a description: tests/test_definitions.py holds them to
+    it)."""
+    if test.get("description"):
+        return test["description"]
+    meta = test.get("test_metadata") or {}
+    kwargs = {k: v for k, v in (meta.get("kwargs") or {}).items() if k != "model"}
+    args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+    return f"dbt test {meta.get('name') or test['name']}({args})"
 
 
 translator = GoliveDbtTranslator()

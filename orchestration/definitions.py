@@ -3,20 +3,29 @@
 Point ``GOLIVE_PLAN`` at a plan and ``GOLIVE_WAREHOUSE`` at a warehouse URL (default: the
 DuckDB file ``golive.duckdb`` in the working folder), then ``dagster dev``. The definitions are
 built when the code location loads (not at import): the usage partitions come from the plan.
+
+What the UI shows of them: the resources name the variables they are configured from
+(``dg.EnvVar``); the jobs carry the plan and the warehouse (its password as ``***``) as tags
+and metadata, and so do their runs, the nightly schedule's included; a run launched from the
+asset graph gets the same tags when it starts (orchestration/resources.py).
 """
 
 import os
 
 import dagster as dg
+from dagster_shared.record import replace
 
+from golive.alerts import ALERT_URLS_ENV
 from golive.plan import Plan, PlanError
 from orchestration.dbt import dbt_resource
 from orchestration.partitions import usage_partitions
 from orchestration.resources import (
     PLAN_ENV,
+    WAREHOUSE_ENV,
     AlertsResource,
     PlanResource,
     WarehouseResource,
+    run_tags,
     validated_plan,
 )
 from orchestration.schedules import nightly_job, nightly_schedule, onboarding_job
@@ -33,19 +42,36 @@ from orchestration.stages import (
 STAGE_MODULES = (discovery, sandbox_load, metering, billing, parallel_test, production_migration)
 
 
+def _from_environment(name: str) -> dg.EnvVar | None:
+    """``dg.EnvVar(name)`` when the variable is set (read when a run starts; the UI shows its
+    name, never its value), else None (the resource's own default or error applies)."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
 def resources(
     plan_path: str | None = None,
     warehouse_url: str | None = None,
     alert_urls: str | None = None,
     plan_digest: str | None = None,
 ) -> dict:
-    """The resources by key; unset values are read from the environment at run time."""
+    """The resources by key; unset values come from the environment (``GOLIVE_PLAN``,
+    ``GOLIVE_WAREHOUSE``, ``GOLIVE_ALERT_URLS``) when a run starts."""
     return {
-        "plan": PlanResource(path=plan_path, digest=plan_digest),
-        "warehouse": WarehouseResource(url=warehouse_url),
-        "alerts": AlertsResource(urls=alert_urls),
+        "plan": PlanResource(path=plan_path or _from_environment(PLAN_ENV), digest=plan_digest),
+        "warehouse": WarehouseResource(url=warehouse_url or _from_environment(WAREHOUSE_ENV)),
+        "alerts": AlertsResource(urls=alert_urls or _from_environment(ALERT_URLS_ENV)),
         "dbt": dbt_resource(),
     }
+
+
+def with_run_tags(job, tags: dict[str, str]):
+    """The job, its runs tagged with ``tags`` (and the tags shown as its metadata)."""
+    return replace(
+        job,
+        tags={**(job.tags or {}), **tags},
+        run_tags={**(job.run_tags or {}), **tags},
+        metadata={**(job.metadata or {}), **tags},
+    )
 
 
 def _plan_for_partitions(plan_path: str | None) -> Plan | None:
@@ -59,13 +85,18 @@ def _plan_for_partitions(plan_path: str | None) -> Plan | None:
 
 
 def build_definitions(plan_path: str | None = None, **resource_args) -> dg.Definitions:
-    """All stages; DuckDB allows one writer per file, so steps run in one process."""
+    """All stages; DuckDB allows one writer per file, so steps run in one process. The jobs'
+    runs are tagged with the plan and the warehouse (given, else from the environment)."""
     partitions = usage_partitions(_plan_for_partitions(plan_path))
-    nightly = nightly_job(partitions)
+    tags = run_tags(
+        plan_path or os.environ.get(PLAN_ENV),
+        resource_args.get("warehouse_url") or os.environ.get(WAREHOUSE_ENV),
+    )
+    nightly = with_run_tags(nightly_job(partitions), tags)
     return dg.Definitions.merge(
         *(module.definitions(partitions) for module in STAGE_MODULES),
         dg.Definitions(
-            jobs=[onboarding_job, nightly],
+            jobs=[with_run_tags(onboarding_job, tags), nightly],
             schedules=[nightly_schedule(nightly)],
             sensors=[alert_on_failure],
             resources=resources(plan_path=plan_path, **resource_args),

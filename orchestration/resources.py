@@ -1,7 +1,12 @@
 """Resources: the plan, the warehouse (chosen by URL) and alerting.
 
 Nothing here reads the environment at import time: ``GOLIVE_PLAN``, ``GOLIVE_WAREHOUSE`` and
-``GOLIVE_ALERT_URLS`` are read when a run starts, unless the resource was given a value.
+``GOLIVE_ALERT_URLS`` are read when a run starts, unless the resource was given a value (the
+code location configures them as ``dg.EnvVar``, so the UI names the variables).
+
+Every run that uses the plan or the warehouse is tagged with them (``golive/plan``: the plan's
+path; ``golive/warehouse``: the URL with its password as ``***``), whoever launched it: the
+command line, a job or schedule of the UI, or *Materialize* on the asset graph.
 """
 
 import contextlib
@@ -14,12 +19,45 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.warehouse import DEFAULT_URL, Warehouse, warehouse_from_url
+from connectors.warehouse import (
+    DEFAULT_URL,
+    Warehouse,
+    WarehouseURLError,
+    redact_url,
+    warehouse_from_url,
+)
 from golive.alerts import alert_urls, send_alert
 from golive.plan import Plan, PlanError, load_plan
 
 PLAN_ENV = "GOLIVE_PLAN"
 WAREHOUSE_ENV = "GOLIVE_WAREHOUSE"
+
+#: the run tags naming the plan and the warehouse of a run
+PLAN_TAG = "golive/plan"
+WAREHOUSE_TAG = "golive/warehouse"
+
+
+def run_tags(plan_path: str | None, warehouse_url: str | None) -> dict[str, str]:
+    """``golive/plan`` (the plan's absolute path, when there is one) and ``golive/warehouse``
+    (the URL with any password as ``***``): what the runs of a plan and warehouse carry."""
+    try:
+        shown = warehouse_from_url(warehouse_url).display_url
+    except WarehouseURLError:  # a run will say what is wrong with it
+        shown = redact_url(warehouse_url or DEFAULT_URL)
+    tags = {WAREHOUSE_TAG: shown}
+    if plan_path:
+        tags[PLAN_TAG] = str(Path(plan_path).resolve())
+    return tags
+
+
+def tag_run(context: dg.InitResourceContext, tags: dict[str, str]) -> None:
+    """Add ``tags`` the run does not carry yet (a run launched with them keeps its own)."""
+    run = context.dagster_run
+    if run is None or context.instance is None:  # a sensor's or a test's resource: no run
+        return
+    missing = {k: v for k, v in tags.items() if k not in run.tags}
+    if missing:
+        context.instance.add_run_tags(run.run_id, missing)
 
 
 # Plans validated in this process, by (resolved path, sha-256 of the text that was validated):
@@ -90,6 +128,13 @@ class PlanResource(dg.ConfigurableResource):
             )
         return validated_plan(path, self.digest)
 
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["PlanResource"]:
+        path = self.path or os.environ.get(PLAN_ENV)
+        if path:
+            tag_run(context, {PLAN_TAG: str(Path(path).resolve())})
+        yield self
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse: ``duckdb:///file.duckdb`` (default) or ``postgresql://...``.
@@ -108,7 +153,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:
         run = context.dagster_run
         holder = f"Dagster run {run.run_id[:8]} of {run.job_name}" if run else "a Dagster run"
-        with self.get().exclusive(holder):
+        warehouse = self.get()
+        tag_run(context, {WAREHOUSE_TAG: warehouse.display_url})
+        with warehouse.exclusive(holder):
             yield self
 
 
