@@ -1,9 +1,9 @@
 """Source connectors: read a dataset from where it lives as a stream of Arrow record batches.
 
-Every source is normalised to the dataset's contract columns (BUNDLE.md "The datasets"), all as
-text: ``raw`` keeps values exactly as received, and staging types them, so that a bad value
-becomes a quarantined row with a reason instead of a failed load. A source whose columns are
-named differently maps them with ``columns:`` in the plan. For ``usage_events``, columns beyond
+Every source is normalised to the dataset's contract columns (docs/plan-and-datasets.md "The
+datasets"), all as text: ``raw`` keeps values exactly as received, and staging types them, so that a
+bad value becomes a quarantined row with a reason instead of a failed load. A source whose columns
+are named differently maps them with ``columns:`` in the plan. For ``usage_events``, columns beyond
 the contract's are the event's properties and are packed into the ``properties`` JSON text.
 
 File sources (``csv``, ``parquet``, globs allowed) stream with bounded memory: csv files are
@@ -38,7 +38,7 @@ from connectors.warehouse import quote_ident
 if TYPE_CHECKING:
     from golive.plan import Source
 
-#: The contract: every dataset's columns, required first (BUNDLE.md).
+#: The contract: every dataset's columns, required first (docs/plan-and-datasets.md "The datasets").
 DATASET_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "customers": (
         ("customer_id", "name"),

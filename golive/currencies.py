@@ -1,4 +1,5 @@
-"""ISO 4217 minor units: how many decimals a currency's amounts are rounded to (DOMAIN.md §3)."""
+"""ISO 4217 minor units: how many decimals a currency's amounts are rounded to
+(docs/billing-rules.md §12.3)."""
 
 from __future__ import annotations
 

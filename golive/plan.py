@@ -5,7 +5,8 @@ before any run, with :class:`PlanError`: the message names the file, the key, wh
 how to fix it. Prices are read exactly: YAML numbers are re-read from their source text, so
 ``1.005`` is ``Decimal("1.005")``, never the nearest binary float.
 
-Rules the model enforces beyond the types (docs: BUNDLE.md and the rules of the plan bounds):
+Rules the model enforces beyond the types (docs/plan-and-datasets.md "In: the implementation plan",
+docs/billing-rules.md §10.7):
 
 - Every decimal is one of the kinds below (:data:`Money`, :data:`Quantity`, :data:`Percent`,
   :data:`Ratio`): a finite number written as a YAML number or a numeric string, with at most
@@ -453,7 +454,7 @@ class QuantityTransform(_Strict):
 
 
 class Pricing(_Strict):
-    """How one product is priced; fields per model as in BUNDLE.md "Pricing fields".
+    """How one product is priced; fields per model as in docs/plan-and-datasets.md "Pricing fields".
 
     A pricing carries only its model's fields (:data:`PRICING_FIELDS`) and each tier row only
     the prices its model uses (:data:`TIER_FIELDS`); anything else is refused, naming the key.
@@ -777,7 +778,8 @@ class BigQuerySource(_TableOrQuery):
     CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("credentials_env",)
 
 
-#: Where one dataset comes from (BUNDLE.md "Connector fields"): one class per connector.
+#: Where one dataset comes from (docs/plan-and-datasets.md "Connector fields"): one class per
+#: connector.
 Source = Annotated[
     FileSource | DatabaseSource | SnowflakeSource | BigQuerySource,
     Field(discriminator="connector"),

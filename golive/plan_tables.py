@@ -16,7 +16,7 @@ from golive.plan import NUMERIC_AGGREGATIONS, Coupon, Plan, Pricing, Product, Ti
 
 DECIMAL = pa.decimal128(38, 10)
 
-#: Pricing models the billing models price (all of DOMAIN.md §2).
+#: Pricing models the billing models price (all of docs/billing-rules.md §2).
 SUPPORTED_MODELS = (
     "flat_fee",
     "per_unit",

@@ -1,7 +1,7 @@
 """Snowflake and BigQuery sources through their real clients, against local fakes: fakesnow's
 HTTP server for Snowflake, and a wire-level fake of BigQuery's REST API (``bigquery_fake``).
-The worked-examples company loaded from either bills to DOMAIN.md's cent; a failed connection
-never shows its secret; a missing variable is named."""
+The worked-examples company loaded from either bills to docs/billing-rules.md's cent; a failed
+connection never shows its secret; a missing variable is named."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ TYPED = {
     "legacy_invoice_lines": "* replace (cast(quantity as bigint) as quantity, "
     "cast(amount as decimal(12, 2)) as amount)",
 }
-# the invoices DOMAIN.md gives: id (contract-period start) -> total
+# the invoices docs/billing-rules.md's worked examples give: id (contract-period start) -> total
 EXPECTED_INVOICES = {f"{c}-{p.replace('-', '')}": t for (c, p), t in EXPECTED_TOTALS.items()}
 
 SECRET = "s3cr3t-Pa55phrase-do-not-show"

@@ -1,5 +1,5 @@
 """The pricing models and contract features added on top of the first five, end to end on
-DuckDB and PostgreSQL, against amounts worked out by hand from DOMAIN.md."""
+DuckDB and PostgreSQL, against amounts worked out by hand from docs/billing-rules.md."""
 
 from __future__ import annotations
 

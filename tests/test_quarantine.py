@@ -1,5 +1,5 @@
-"""Bad rows get their quarantine reason and lose nothing; counts reconcile (DOMAIN.md §7).
-Also: offsets in timestamps are converted, and usage outside the contract is reported."""
+"""Bad rows get their quarantine reason and lose nothing; counts reconcile (docs/billing-rules.md
+§7, §11). Also: offsets in timestamps are converted, and usage outside the contract is reported."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The reference biller on DOMAIN.md's worked examples: one line, periods, invoices, metering."""
+"""The reference biller on docs/billing-rules.md's worked examples: one line, periods, invoices,
+metering."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_bad_tier_tables_name_the_product(tiers):
 
 
 def test_line_features_apply_in_order():
-    # DOMAIN.md §3: 400 billable x 0.05 = 20.00, -10 % = 18.00, minimum 25 -> 25.00.
+    # docs/billing-rules.md §3.3: 400 billable x 0.05 = 20.00, -10 % = 18.00, minimum 25 -> 25.00.
     amount = rb.rate_line(
         "per_unit",
         {"unit_price": "0.05"},

@@ -1,5 +1,5 @@
-"""The reference biller's reading rules (rules-decided §1-2), without the pipeline: the
-timestamp rule, the number rule, master-data keys, event reasons, and periods in the plan's
+"""The reference biller's reading rules (docs/billing-rules.md §7, §10, §11), without the pipeline:
+the timestamp rule, the number rule, master-data keys, event reasons, and periods in the plan's
 time zone (real seconds in a DST month)."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ TIMESTAMPS = [
     ("2026-09-10T10:00:05-05:00", utc(2026, 9, 10, 15, 0, 5)),
     ("2026-09-10T10:00:05 +02:00", utc(2026, 9, 10, 8, 0, 5)),
     ("2026-09-10 10:00 Z", utc(2026, 9, 10, 10, 0)),
-    ("2026-01-31T20:00:00-05:00", utc(2026, 2, 1, 1, 0)),  # DOMAIN.md §4
+    ("2026-01-31T20:00:00-05:00", utc(2026, 2, 1, 1, 0)),  # docs/billing-rules.md §4.3
     ("2026-09-10T23:59:59+23:59", utc(2026, 9, 10, 0, 0, 59)),
     ("0001-01-01T00:00:00Z", utc(1, 1, 1)),
     ("9999-12-31T23:59:59Z", utc(9999, 12, 31, 23, 59, 59)),

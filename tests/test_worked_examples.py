@@ -1,5 +1,5 @@
-"""DOMAIN.md's worked examples, priced end to end by the real pipeline (Dagster + dbt) on
-DuckDB and PostgreSQL, to the cent; then migration and a second, idempotent run."""
+"""docs/billing-rules.md's worked examples, priced end to end by the real pipeline (Dagster + dbt)
+on DuckDB and PostgreSQL, to the cent; then migration and a second, idempotent run."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from orchestration.runner import run_stages
 
 PLAN = Path(__file__).parent / "fixtures" / "worked_examples" / "plan.yaml"
 
-# contract -> (period start, DOMAIN.md's amount)
+# contract -> (period start, docs/billing-rules.md's amount)
 EXPECTED_TOTALS = {
     ("K_FLAT", "2026-09-01"): "500.00",  # flat_fee $500
     ("K_PU", "2026-09-01"): "100.00",  # per_unit: 2,000,000 requests at $0.05 per 1,000
@@ -72,7 +72,7 @@ def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse
     tax = wh.scalar("select tax from sandbox.invoices where contract_id = 'K_ORDER'")
     assert f"{tax:.2f}" == "2.50"
 
-    # the legacy invoices hold DOMAIN.md's amounts: every pair matches
+    # the legacy invoices hold docs/billing-rules.md's amounts: every pair matches
     statuses = dict(
         wh.query("select status, count(*) from sandbox.reconciliation_invoices group by status")
     )

@@ -1,8 +1,8 @@
 """The demo company's catalogue: what Northwind Cloud sells and how, and its plan.yaml.
 
-Metrics cover every aggregation of DOMAIN.md §6 (filters and group-by included), products
-every pricing model of §2, and the overrides a sales team negotiated; the dates fix the usage
-window, ``as_of`` and the parallel-test window. :func:`plan_yaml` writes the plan as a person
+Metrics cover every aggregation of docs/billing-rules.md §6.2 (filters and group-by included),
+products every pricing model of §2, and the overrides a sales team negotiated; the dates fix the
+usage window, ``as_of`` and the parallel-test window. :func:`plan_yaml` writes the plan as a person
 maintains one. Nothing here depends on the seed.
 """
 

@@ -1,9 +1,9 @@
 """Generate a realistic onboarding bundle: a demo company with its legacy billing output.
 
-``generate_company`` writes everything a real onboarding would hand over (BUNDLE.md): the plan,
-customers, contracts, contract lines, a few hundred thousand to millions of usage events in
-Parquet, and the legacy process's invoices, invoice lines and journal entries for the
-parallel-test window. The parts, one module each:
+``generate_company`` writes everything a real onboarding would hand over
+(docs/plan-and-datasets.md): the plan, customers, contracts, contract lines, a few hundred thousand
+to millions of usage events in Parquet, and the legacy process's invoices, invoice lines and journal
+entries for the parallel-test window. The parts, one module each:
 
 - :mod:`golive.demo.catalogue`: metrics, products, overrides, dates and plan.yaml;
 - :mod:`golive.demo.masterdata`: customers, contracts, contract lines, and the problem rows;

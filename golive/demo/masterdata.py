@@ -317,7 +317,7 @@ def _usage_line(rng: np.random.Generator, product_id: str, contract: Contract) -
 class MasterDataProblems:
     """Rows of master data with the problems a real export has, written after the clean rows.
 
-    ``expected`` is what the quarantine rules (rules-decided §1) make of the files, per
+    ``expected`` is what the quarantine rules (docs/billing-rules.md §11) make of the files, per
     dataset: ``duplicates``, ``quarantined`` (reason -> rows) and ``records`` (record key,
     reason) of the quarantined rows.
     """

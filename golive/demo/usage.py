@@ -242,7 +242,7 @@ class GeneratedEvents:
     bad_rows: dict[str, int]
 
     def expected_counts(self) -> dict[str, Any]:
-        """What the event rules (rules-decided §2) make of ``table``: received, accepted,
+        """What the event rules (docs/billing-rules.md §7) make of ``table``: received, accepted,
         duplicates, quarantined per reason (every row of a conflicting id counts)."""
         b = self.bad_rows
         quarantined = {

@@ -1,10 +1,9 @@
 """The independent reference biller: the billing rules in plain Python and ``Decimal``.
 
-It is written straight from DOMAIN.md, the README's "Billing decisions" and the decided
-quarantine and parsing rules, and shares no code with the SQL models or the pipeline's plan
-model (it has its own plan reading and its own currency table). The demo generator uses it to
-write its legacy invoices; the differential tests hold the pipeline to it, so a rule
-implemented differently on either side shows up as a mismatch.
+It is written straight from docs/billing-rules.md (the billing, quarantine and parsing rules), and
+shares no code with the SQL models or the pipeline's plan model (it has its own plan reading and its
+own currency table). The demo generator uses it to write its legacy invoices; the differential tests
+hold the pipeline to it, so a rule implemented differently on either side shows up as a mismatch.
 
 Modules, one per part of the rules:
 

@@ -1,4 +1,5 @@
-"""Read an onboarding bundle (BUNDLE.md) into the reference biller's objects, and bill it.
+"""Read an onboarding bundle (docs/plan-and-datasets.md) into the reference biller's objects, and
+bill it.
 
 This is the reference biller's own reading of the files the pipeline loads: plan.yaml (with
 ``yaml.safe_load``, not the pipeline's plan model), the CSV master data and the usage events

@@ -1,4 +1,4 @@
-"""Invoices (DOMAIN.md §3-4, §8): rated lines, invoice settlement and the journal.
+"""Invoices (docs/billing-rules.md §3-4, §8): rated lines, invoice settlement and the journal.
 
 :func:`bill_contract` bills one contract over its invoiced periods: every active line is rated
 (:mod:`golive.reference.pricing`), then the invoice-level steps apply in order (contract
@@ -244,7 +244,7 @@ def tax_per_rate(
 
 
 def journal_entries(invoice: Invoice) -> list[JournalEntry]:
-    """The double entry of one invoice (DOMAIN.md §8; README, "Billing decisions").
+    """The double entry of one invoice (docs/billing-rules.md §8).
 
     Dr accounts receivable the total; Cr revenue or deferred revenue per product line; Dr
     revenue the contract discount; Cr revenue the minimum true-up; Cr sales tax payable; Dr

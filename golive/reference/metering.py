@@ -1,4 +1,5 @@
-"""Billable metrics (DOMAIN.md §6): which events a metric reads, and its value per period.
+"""Billable metrics (docs/billing-rules.md §6): which events a metric reads, and its value per
+period.
 
 An event belongs to its customer's contract that covers the event's date in the plan's time
 zone (the latest-starting one if several do, then the greatest contract id), and to that
@@ -59,7 +60,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Metric:
-    """A billable metric (DOMAIN.md §6): which events, how aggregated, of which property.
+    """A billable metric (docs/billing-rules.md §6): which events, how aggregated, of which
+    property.
 
     ``filters`` are equality conditions on properties (compared as text; a missing property
     reads as ""); ``group_by`` names the property whose value splits the metric per group.

@@ -1,8 +1,8 @@
 """Exact decimals, currencies and rounding for the reference biller.
 
-Money is exact decimal until a line is rounded (DOMAIN.md §3); quantities and intermediate
-amounts keep 10 decimal places, as the warehouse's ``decimal(38, 10)`` does (README, "Billing
-decisions"). The currency table is the reference biller's own, not the pipeline's.
+Money is exact decimal until a line is rounded (docs/billing-rules.md §12); quantities and
+intermediate amounts keep 10 decimal places, as the warehouse's ``decimal(38, 10)`` does (README,
+"Billing decisions"). The currency table is the reference biller's own, not the pipeline's.
 """
 
 from __future__ import annotations

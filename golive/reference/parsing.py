@@ -1,4 +1,4 @@
-"""The text rules every warehouse and the reference biller read data by (rules-decided §1-2).
+"""The text rules every warehouse and the reference biller read data by (docs/billing-rules.md §10).
 
 - A cell is trimmed of spaces, as SQL's ``trim`` does; an empty cell is missing (``None``).
 - A number is ``[+-]?(D+(.D*)?|.D+)([eE][+-]?D+)?`` (D an ASCII digit) after trimming, or a

@@ -1,4 +1,5 @@
-"""Billing periods (DOMAIN.md §4): counted from the anchor, bounded by midnights of the plan's zone.
+"""Billing periods (docs/billing-rules.md §4): counted from the anchor, bounded by midnights of the
+plan's zone.
 
 A period is a pair of dates ``[start, end)``. As instants, its bounds are the local midnights
 of those dates in the plan's time zone, converted to UTC: in America/New_York, March 2024 runs

@@ -1,4 +1,5 @@
-"""Pricing models (DOMAIN.md §1-3): tier tables, every model of §2, and one line's steps 1-5.
+"""Pricing models (docs/billing-rules.md §1-3): tier tables, every model of §2, and one line's steps
+1-5.
 
 A line is priced on its billable quantity (after free units) with its model, then discounted,
 held to its minimum and rounded to the currency's minor unit, half away from zero. ``matrix``
@@ -87,7 +88,8 @@ class PricingError:
 
 
 def _check_bounds(bounds: Sequence[Decimal | None], what: str) -> None:
-    """Bounds strictly increasing, not negative, only the last one ``None`` (DOMAIN.md §1)."""
+    """Bounds strictly increasing, not negative, only the last one ``None`` (docs/billing-rules.md
+    §1)."""
     if bounds[-1] is not None:
         raise ValueError(f"{what}: the last row must have up_to: null")
     previous: Decimal | None = None
@@ -103,7 +105,7 @@ def _check_bounds(bounds: Sequence[Decimal | None], what: str) -> None:
 
 
 def parse_tiers(tiers: Iterable[Mapping[str, Any]], product_id: str = "?") -> list[Tier]:
-    """Read and check a tier table (DOMAIN.md §1).
+    """Read and check a tier table (docs/billing-rules.md §1).
 
     Bounds must be strictly increasing and the last one must be ``None`` (no bound); anything
     else is a configuration error naming the product. Missing prices and fees are 0.
@@ -200,7 +202,7 @@ def _bracket(tiers: Sequence[Tier], q: Decimal) -> Tier:
 def check_pricing(model: str, pricing: Mapping[str, Any], product_id: str = "?") -> None:
     """Raise ``ValueError`` naming the product when ``pricing`` is not a valid ``model`` price.
 
-    The fields each model needs are those of BUNDLE.md, "Pricing fields".
+    The fields each model needs are those of docs/plan-and-datasets.md, "Pricing fields".
     """
     needs = {
         "flat_fee": ("amount",),
@@ -260,7 +262,8 @@ def check_pricing(model: str, pricing: Mapping[str, Any], product_id: str = "?")
 def model_amount(
     model: str, pricing: Mapping[str, Any], q: Decimal, product_id: str = "?"
 ) -> Decimal:
-    """The unrounded price of ``q`` billable units under one pricing model (DOMAIN.md §2).
+    """The unrounded price of ``q`` billable units under one pricing model (docs/billing-rules.md
+    §2).
 
     For ``flat_fee``, ``q`` is the line's quantity (a multiplier of ``amount``); proration is
     applied by :func:`rate_line`, not here. ``matrix`` and ``two_dim_tiered`` price usage per
@@ -439,7 +442,7 @@ def price_line(
     product_id: str = "?",
     maximum_amount: Decimal | None = None,
 ) -> LineRating:
-    """Price one product line for one period (DOMAIN.md §3 steps 1-5), with its pricing errors.
+    """Price one product line for one period (docs/billing-rules.md §3.1), with its pricing errors.
 
     ``q`` is the period's quantity: the metric value for a metered line (a mapping of group
     value to value for a grouped metric; the line's quantity is their sum), the contract line's
@@ -523,7 +526,7 @@ def rate_line(
     days_in_period: int | None = None,
     product_id: str = "?",
 ) -> Decimal:
-    """Price one product line for one period and round it (DOMAIN.md §3 steps 1-5).
+    """Price one product line for one period and round it (docs/billing-rules.md §3.1).
 
     The arguments are those of :func:`price_line`. Returns the amount rounded half-up to the
     currency's minor unit; usage that no rate prices raises ``ValueError`` (an amount without

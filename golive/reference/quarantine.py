@@ -1,4 +1,4 @@
-"""Which received rows are billed, and why the others are not (rules-decided §1-2, DOMAIN.md §7).
+"""Which received rows are billed, and why the others are not (docs/billing-rules.md §7, §11).
 
 Every dataset is read by the same contract: each text cell trimmed of spaces, an empty cell
 missing. Each received row ends up accepted, a duplicate (an exact repeat, counted once) or
@@ -44,8 +44,8 @@ CONTRACTS = "contracts"
 CONTRACT_LINES = "contract_lines"
 USAGE_EVENTS = "usage_events"
 
-# The columns of each dataset (BUNDLE.md), in the order the contract lists them; a row's
-# identity (for duplicates) is its trimmed values in these columns.
+# The columns of each dataset (docs/plan-and-datasets.md "The datasets"), in the order the contract
+# lists them; a row's identity (for duplicates) is its trimmed values in these columns.
 CUSTOMER_COLUMNS = (
     "customer_id",
     "name",
@@ -405,7 +405,7 @@ def _line_reason(
 
 def _line_order(row: Row, received_no: int) -> tuple:
     """A contract's lines are numbered by product_id, then every other column's text (a
-    missing value after any text), then the order received (rules-decided §1)."""
+    missing value after any text), then the order received (docs/billing-rules.md §11.4)."""
     others = tuple(
         (1, "") if row[c] is None else (0, row[c])
         for c in CONTRACT_LINE_COLUMNS

@@ -8,7 +8,7 @@ with the reference biller's reading of the same files (:func:`golive.reference.r
 - usage events: received, loaded and duplicates, and quarantined rows per reason;
 - master data: quarantined records per (dataset, reason) in ``quarantine.records``, their keys
   for customers and contracts, and per dataset received / accepted / duplicates /
-  quarantined in ``sandbox.record_counts`` (rules-decided §1).
+  quarantined in ``sandbox.record_counts`` (docs/billing-rules.md §11.5).
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ def compare_records(bundle: Bundle, wh: Warehouse) -> list[str]:
 def _compare_record_counts(bundle: Bundle, wh: Warehouse) -> list[str]:
     if not wh.table_exists("sandbox", "record_counts"):
         return [
-            "sandbox.record_counts: no such table (rules-decided §1 counts master-data "
+            "sandbox.record_counts: no such table (docs/billing-rules.md §11.5 counts master-data "
             "duplicates there: received = accepted + duplicates + quarantined)"
         ]
     columns = wh.columns("sandbox", "record_counts")

@@ -9,10 +9,10 @@ frequency and scope, tax rates and codes per product and line, quantity transfor
 tiers, tier 1 at zero usage, matrix default rates, prorated usage and contract minimums,
 weekly, daily and half-yearly periods), a plan
 time zone (New York with its DST months, UTC, Kolkata), usage for every aggregation (filters and
-group-by included), and then the bad inputs of rules-decided §1-2: repeated and conflicting
-master-data ids, empty keys, unknown references, numbers that are not numbers or out of range,
-dates that do not exist, timestamps just inside and outside the timestamp rule, properties that
-are not a JSON object, payloads that only a joined string would confuse, and events that a
+group-by included), and then the bad inputs of docs/billing-rules.md §7 and §11: repeated and
+conflicting master-data ids, empty keys, unknown references, numbers that are not numbers or out of
+range, dates that do not exist, timestamps just inside and outside the timestamp rule, properties
+that are not a JSON object, payloads that only a joined string would confuse, and events that a
 metric's filter keeps away from a numeric check.
 """
 
@@ -77,7 +77,7 @@ METRICS: list[dict[str, Any]] = [
     {"id": "level_time", "event_name": "gauge", "aggregation": "weighted_sum", "property": "level"},
     {"id": "payments", "event_name": "payment", "aggregation": "sum", "property": "amount"},
     # the only numeric metric on refunds, behind a filter: a pending refund's amount is not
-    # read, so it is never checked for a number (rules-decided §2)
+    # read, so it is never checked for a number (docs/billing-rules.md §7.3)
     {
         "id": "refunds",
         "event_name": "refund",
@@ -235,7 +235,7 @@ def _tiers(draw, kind: str, bounds: list[str] = BOUNDS) -> list[dict[str, Any]]:
 
 
 def _pricing(draw, model: str) -> dict[str, Any]:
-    """A valid ``pricing`` mapping of ``model`` (BUNDLE.md "Pricing fields")."""
+    """A valid ``pricing`` mapping of ``model`` (docs/plan-and-datasets.md "Pricing fields")."""
     pricing: dict[str, Any] = {"model": model}
     if model == "flat_fee":
         pricing["amount"] = draw(st.sampled_from(MONEY))
@@ -385,7 +385,8 @@ def _pick(draw, options: list[Any], i: int) -> Any:
 @st.composite
 def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company:
     """A company: a price book of every model, contracts with every feature, usage events,
-    and then a handful of the bad inputs of rules-decided §1-2 (see :func:`_add_defects`).
+    and then a handful of the bad inputs of docs/billing-rules.md §7 and §11 (see
+    :func:`_add_defects`).
 
     Contract ``i`` starts its choices at the ``i``-th option, so that even the simplest example
     spreads its contracts over products, cadences, dates and currencies.
@@ -679,7 +680,8 @@ def _spaced(row: dict[str, str]) -> dict[str, str]:
 
 
 def _add_defects(draw, company: Company) -> None:
-    """Add the bad inputs of rules-decided §1-2, each on a different contract from the end.
+    """Add the bad inputs of docs/billing-rules.md §7 and §11, each on a different contract from the
+    end.
 
     Master-data defects mostly touch a contract's rows so that its lines and events cascade
     (a conflicting customer makes its contracts ``unknown_customer``, their lines

@@ -1,6 +1,7 @@
-"""The rules decided this week (rules-decided §1-2), case by case through the pipeline: the
-reference biller's reading of each bundle is asserted first (counts, reasons, totals a user
-would check), then the pipeline must agree with it on DuckDB and PostgreSQL."""
+"""The master-data, event and parsing rules (docs/billing-rules.md §7, §10, §11), case by case
+through the pipeline: the reference biller's reading of each bundle is asserted first (counts,
+reasons, totals a user would check), then the pipeline must agree with it on DuckDB and
+PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Explicit regression cases: differences the differential test found, fixed on one side,
-and DOMAIN.md's worked examples of the newer models, through the pipeline on DuckDB and
+and docs/billing-rules.md's worked examples of the newer models, through the pipeline on DuckDB and
 PostgreSQL."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ CALLS = {"id": "calls", "metric": "calls", "pricing": {"model": "per_unit", "uni
 
 @pytest.mark.slow
 def test_every_period_is_invoiced_even_without_an_active_line(warehouse_url, tmp_path):
-    """Found by the differential test: DOMAIN.md §4 wants one invoice per (contract, period),
-    and the README invoices every period that ends by as_of and starts by the end date, so a
-    period in which no line is active yet still gets its invoice (with the minimum true-up)."""
+    """Found by the differential test: docs/billing-rules.md §4.7 wants one invoice per (contract,
+    period), and the README invoices every period that ends by as_of and starts by the end date, so
+    a period in which no line is active yet still gets its invoice (with the minimum true-up)."""
     company = company_of(
         [PLATFORM, CALLS],
         [
@@ -162,8 +162,9 @@ WORKED_EXAMPLES = [
 
 @pytest.mark.slow
 def test_worked_examples_and_unpriced_usage(warehouse_url, tmp_path):
-    """DOMAIN.md §2's worked examples of the newer models through the pipeline, a time-weighted
-    level, and usage that no rate prices: reported in sandbox.pricing_errors, never billed."""
+    """docs/billing-rules.md §2's worked examples of the newer models through the pipeline, a
+    time-weighted level, and usage that no rate prices: reported in sandbox.pricing_errors, never
+    billed."""
     usd = {"currency": "USD", "start_date": "2024-05-01"}
     contracts = [
         {"contract_id": k, **usd}
@@ -325,8 +326,8 @@ def test_divided_metric_values_keep_ten_decimals(warehouse_url, tmp_path):
 def test_weighted_sum_over_a_month_end_anchored_period(warehouse_url, tmp_path):
     """Found by the differential test (a Kolkata plan, contract anchored on 31 January): the
     period that starts on 29 February ends on 31 March (always counted from the anchor,
-    DOMAIN.md §4), so a level of 10 set on 15 March is held 16 of the period's 31 days:
-    10 × 16 / 31 = 5.1612903226, × 3.1 = $16.00 (ending the period one month after its start,
+    docs/billing-rules.md §4.1), so a level of 10 set on 15 March is held 16 of the period's 31
+    days: 10 × 16 / 31 = 5.1612903226, × 3.1 = $16.00 (ending the period one month after its start,
     on 29 March, gave 10 × 14 / 29 = 4.8275862069: $14.97)."""
     capacity = {
         "id": "capacity",

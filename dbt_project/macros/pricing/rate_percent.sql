@@ -1,4 +1,5 @@
-{#- percent (DOMAIN.md §2): q × rate_percent / 100, q a money value (e.g. transaction amounts). -#}
+{#- percent (docs/billing-rules.md §2.3): q × rate_percent / 100, q a money value (e.g. transaction
+    amounts). -#}
 {% macro rate_percent(quantity, rate_percent) -%}
     {{ golive.decimal_div(golive.to_decimal(quantity ~ ' * ' ~ rate_percent), '100') }}
 {%- endmacro %}

@@ -1,5 +1,5 @@
-{#- tiered, graduated (DOMAIN.md §1–2): evaluated per tier row and summed over the table.
-    The units of q in tier (lower, up_to] are priced at that tier's unit price. -#}
+{#- tiered, graduated (docs/billing-rules.md §1, §2.5): evaluated per tier row and summed over the
+    table. The units of q in tier (lower, up_to] are priced at that tier's unit price. -#}
 {% macro rate_tiered(quantity, lower_bound, up_to, unit_price) -%}
     {{ golive.to_decimal(
         'greatest(least(' ~ quantity ~ ', coalesce(' ~ up_to ~ ', ' ~ quantity ~ ')) - '

@@ -1,5 +1,5 @@
-{#- volume (DOMAIN.md §1–2): every unit of q at the unit price of the bracket that holds q.
-    Evaluated per tier row (non-zero only on that bracket) and summed over the table. -#}
+{#- volume (docs/billing-rules.md §1, §2.7): every unit of q at the unit price of the bracket that
+    holds q. Evaluated per tier row (non-zero only on that bracket) and summed over the table. -#}
 {% macro in_bracket(quantity, lower_bound, up_to, tier_no) -%}
     (({{ quantity }} > {{ lower_bound }} or ({{ quantity }} = 0 and {{ tier_no }} = 1))
         and ({{ up_to }} is null or {{ quantity }} <= {{ up_to }}))

@@ -1,4 +1,4 @@
-{#- One invoice per contract and invoiced period (DOMAIN.md §4). Ids are deterministic
+{#- One invoice per contract and invoiced period (docs/billing-rules.md §4.7). Ids are deterministic
     (contract id and period start), so a re-run gives the same ids. Status is draft until
     production migration approves it. -#}
 select

@@ -1,6 +1,6 @@
-{#- The double entry each invoice posts on approval (DOMAIN.md §8): Dr accounts receivable =
-    total; Cr revenue per product line (deferred revenue for lines billed in advance); the
-    contract discount as a debit to revenue, the true-up as revenue; Cr sales tax payable = tax;
+{#- The double entry each invoice posts on approval (docs/billing-rules.md §8): Dr accounts
+    receivable = total; Cr revenue per product line (deferred revenue for lines billed in advance);
+    the contract discount as a debit to revenue, the true-up as revenue; Cr sales tax payable = tax;
     Dr customer prepaid balance = credits applied. Rows of zero are left out. -#}
 with invoices as (
 

@@ -1,6 +1,6 @@
 {{ config(schema='staging') }}
 
-{#- Every billing period of every contract up to as_of (DOMAIN.md §4): period k runs
+{#- Every billing period of every contract up to as_of (docs/billing-rules.md §4.1): period k runs
     [anchor + k·cadence, anchor + (k+1)·cadence), always computed from the anchor, so month
     ends clamp (Jan 31 monthly: Feb 28, Mar 31, Apr 30). The first period contains start_date.
     A cadence in days (P1W, P1D) has months_per_period = minus its days (stg_contracts).

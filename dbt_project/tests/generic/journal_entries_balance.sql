@@ -1,4 +1,4 @@
-{#- Every invoice's journal entries balance to the cent (DOMAIN.md §8). -#}
+{#- Every invoice's journal entries balance to the cent (docs/billing-rules.md §8). -#}
 {% test journal_entries_balance(model) %}
 select invoice_id, sum(debit) as debits, sum(credit) as credits
 from {{ model }}
