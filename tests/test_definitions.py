@@ -262,13 +262,13 @@ def test_dbt_assets_carry_the_typed_columns_the_warehouse_has(onboarded):
     assert total.description == "subtotal - credits_applied + tax."
 
 
-def test_the_code_location_loads_as_the_ui_loads_it():
+def test_the_code_location_loads_as_the_ui_loads_it(tmp_path):
     """``workspace.yaml``'s code location loads (what ``dagster dev`` does first)."""
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate"]
         + ["-w", "workspace.yaml"],
         cwd=ROOT,
-        env={**os.environ, "GOLIVE_PLAN": str(PLAN)},
+        env={**os.environ, "GOLIVE_PLAN": str(PLAN), "DAGSTER_HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=120,
