@@ -8,7 +8,10 @@ recorded there).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +75,20 @@ def _instance():
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
+
+
+def _import_in_background(*modules: str) -> threading.Thread:
+    """Import ``modules`` in a thread while the first stages run (Great Expectations takes
+    about two seconds to import, and the warehouse works while Python waits)."""
+
+    def load() -> None:
+        for name in modules:
+            with contextlib.suppress(Exception):  # imported again, with its error, where used
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=load, name="golive-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 @contextlib.contextmanager
@@ -154,6 +171,8 @@ def run_stages(
                 )
             ],
         )
+    if "great_expectations" not in sys.modules:
+        _import_in_background("great_expectations", "great_expectations.expectations")
     with warehouse.exclusive(f"golive run {plan_path}"):
         for stage in STAGES[: STAGES.index(through) + 1]:
             if on_stage:

@@ -50,65 +50,81 @@ days as (
 
 ),
 
-attributed as (
+-- the contract and period of each customer's day with usage, decided once per day
+day_contracts as (
 
     select
-        days.*,
+        customer_days.customer_id,
+        customer_days.event_day,
         contracts.contract_id,
         contracts.billing_anchor_date,
         contracts.months_per_period,
         {{ golive.period_number_of(
-            'contracts.billing_anchor_date', 'contracts.months_per_period', 'days.event_day') }}
-            as period_number,
+            'contracts.billing_anchor_date', 'contracts.months_per_period',
+            'customer_days.event_day') }} as period_number,
         row_number() over (
-            partition by days.customer_id, days.metric_id, days.group_value, days.event_day
+            partition by customer_days.customer_id, customer_days.event_day
             order by contracts.start_date desc, contracts.contract_id desc
         ) as contract_rank
-    from days
+    from (select distinct customer_id, event_day from days) as customer_days
     inner join contracts
-        on days.customer_id = contracts.customer_id
-        and days.event_day >= contracts.start_date
-        and (contracts.end_date is null or days.event_day <= contracts.end_date)
+        on customer_days.customer_id = contracts.customer_id
+        and customer_days.event_day >= contracts.start_date
+        and (contracts.end_date is null or customer_days.event_day <= contracts.end_date)
 
 ),
 
-numbered as (
+day_periods as (
 
     select
-        attributed.*,
-        {{ golive.period_start(
-            'attributed.billing_anchor_date', 'attributed.months_per_period',
-            'attributed.period_number') }} as period_start,
-        {{ golive.period_end(
-            'attributed.billing_anchor_date', 'attributed.months_per_period',
-            'attributed.period_number') }} as period_end
-    from attributed
-    where attributed.contract_rank = 1
+        customer_id,
+        event_day,
+        contract_id,
+        {{ golive.period_start('billing_anchor_date', 'months_per_period', 'period_number') }}
+            as period_start,
+        {{ golive.period_end('billing_anchor_date', 'months_per_period', 'period_number') }}
+            as period_end
+    from day_contracts
+    where contract_rank = 1
 
 ),
 
 periods as (
 
-    select numbered.*
-    from numbered
-    where true
+    select
+        days.*,
+        day_periods.contract_id,
+        day_periods.period_start,
+        day_periods.period_end
+    from days
+    inner join day_periods
+        on days.customer_id = day_periods.customer_id
+        and days.event_day = day_periods.event_day
     {%- if is_incremental() %}
-        and exists (
-            select 1 from affected
-            where affected.customer_id = numbered.customer_id
-                and (affected.contract_id is null
-                    or (affected.contract_id = numbered.contract_id
-                        and affected.period_start = numbered.period_start))
-        )
+    where exists (
+        select 1 from affected
+        where affected.customer_id = day_periods.customer_id
+            and (affected.contract_id is null
+                or (affected.contract_id = day_periods.contract_id
+                    and affected.period_start = day_periods.period_start))
+    )
     {%- endif %}
 
 ),
 
--- a day's last level is held until the next day's first event in the period, or its end
+-- weighted_sum: a day's last level is held until the next day's first event in the period,
+-- or the period's end
 carried as (
 
     select
-        periods.*,
+        periods.customer_id,
+        periods.contract_id,
+        periods.metric_id,
+        periods.group_value,
+        periods.period_start,
+        periods.held_level_microseconds,
+        periods.last_value,
+        periods.last_at,
         {{ golive.zone_to_utc('cast(periods.period_start as timestamp)', 'settings.timezone') }}
             as period_start_at,
         {{ golive.zone_to_utc('cast(periods.period_end as timestamp)', 'settings.timezone') }}
@@ -120,6 +136,28 @@ carried as (
         ) as next_first_at
     from periods
     cross join settings
+    where periods.aggregation = 'weighted_sum'
+
+),
+
+levels as (
+
+    select
+        customer_id,
+        contract_id,
+        metric_id,
+        group_value,
+        period_start,
+        coalesce(sum(held_level_microseconds), 0)
+            + sum({{ golive.level_times(
+                'last_value',
+                golive.epoch_microseconds('coalesce(next_first_at, period_end_at)')
+                ~ ' - ' ~ golive.epoch_microseconds('last_at')) }})
+            as level_microseconds,
+        max({{ golive.epoch_microseconds('period_end_at') }})
+            - max({{ golive.epoch_microseconds('period_start_at') }}) as period_microseconds
+    from carried
+    group by customer_id, contract_id, metric_id, group_value, period_start
 
 ),
 
@@ -131,7 +169,8 @@ latest as (
             partition by customer_id, contract_id, metric_id, group_value, period_start
             order by last_at desc, last_event_id desc
         ) as recency
-    from carried
+    from periods
+    where aggregation = 'latest'
 
 ),
 
@@ -170,16 +209,8 @@ aggregated as (
         sum(value_sum) as value_sum,
         min(value_min) as value_min,
         max(value_max) as value_max,
-        sum(value_count) as value_count,
-        coalesce(sum(held_level_microseconds), 0)
-            + sum(case when aggregation = 'weighted_sum' then {{ golive.level_times(
-                'last_value',
-                golive.epoch_microseconds('coalesce(next_first_at, period_end_at)')
-                ~ ' - ' ~ golive.epoch_microseconds('last_at')) }} end)
-            as level_microseconds,
-        max({{ golive.epoch_microseconds('period_end_at') }})
-            - max({{ golive.epoch_microseconds('period_start_at') }}) as period_microseconds
-    from carried
+        sum(value_count) as value_count
+    from periods
     group by customer_id, contract_id, metric_id, group_value, period_start, period_end
 
 ),
@@ -204,7 +235,7 @@ final as (
             ~ " when 'count_distinct' then coalesce(distinct_values.value_distinct, 0)"
             ~ " when 'latest' then latest.last_value"
             ~ " when 'weighted_sum' then "
-            ~ golive.weighted_level('aggregated.level_microseconds', 'aggregated.period_microseconds')
+            ~ golive.weighted_level('levels.level_microseconds', 'levels.period_microseconds')
             ~ " end") }} as value
     from aggregated
     left join latest
@@ -214,6 +245,12 @@ final as (
         and aggregated.period_start = latest.period_start
         and aggregated.group_value is not distinct from latest.group_value
         and latest.recency = 1
+    left join levels
+        on aggregated.customer_id = levels.customer_id
+        and aggregated.contract_id = levels.contract_id
+        and aggregated.metric_id = levels.metric_id
+        and aggregated.period_start = levels.period_start
+        and aggregated.group_value is not distinct from levels.group_value
     left join distinct_values
         on aggregated.customer_id = distinct_values.customer_id
         and aggregated.contract_id = distinct_values.contract_id

@@ -41,23 +41,48 @@ copies as (
 ),
 {% endif %}
 
-final as (
+counted as (
 
     select
         event_id,
         min(received_no) as first_received_no,
         max(received_no) as last_received_no,
-        count(*) as copies,
+        count(*) as copies
+    from copies
+    group by event_id
+
+),
+
+-- the payloads are compared only where an id came more than once (few ids, on any day)
+compared as (
+
+    select
+        copies.event_id,
         {%- set payload = ['customer_id', 'event_name', 'timestamp_text', 'properties_text'] %}
         (
         {%- for column in payload %}
-            coalesce(min({{ column }}) <> max({{ column }}), false)
-            or (count({{ column }}) > 0 and count({{ column }}) < count(*))
+            coalesce(min(copies.{{ column }}) <> max(copies.{{ column }}), false)
+            or (count(copies.{{ column }}) > 0 and count(copies.{{ column }}) < count(*))
             {%- if not loop.last %} or{% endif %}
         {%- endfor %}
         ) as is_conflict
     from copies
-    group by event_id
+    inner join counted on copies.event_id = counted.event_id
+    where counted.copies > 1
+    group by copies.event_id
+
+),
+
+final as (
+
+    select
+        counted.event_id,
+        counted.first_received_no,
+        counted.last_received_no,
+        counted.copies,
+        coalesce(compared.is_conflict, false) as is_conflict
+    from counted
+    left join compared on counted.event_id = compared.event_id
 
 )
 

@@ -103,6 +103,7 @@ classified as (
         target_events.event_id,
         target_events.customer_id,
         target_events.event_day,
+        target_events.event_at,
         case
             when target_events.event_id is null then 'missing_event_id'
             when event_ids.is_conflict then 'conflicting_event_id'
@@ -134,6 +135,7 @@ final as (
         event_id,
         customer_id,
         event_day,
+        event_at,
         case
             when is_repeat then 'duplicate'
             when reason is not null then 'quarantined'
