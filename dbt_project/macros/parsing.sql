@@ -187,6 +187,29 @@
     end
 {%- endmacro %}
 
+{#- A fast path for the timestamps most sources write, YYYY-MM-DDTHH:MM:SS[.ffffff] with Z or
+    ±HH:MM, years 2 to 9998 (no edge to guard): timestamp_is_common(text) says a trimmed text
+    has that shape, timestamp_common(text) reads it as a UTC timestamp. Within that shape the
+    engine's own cast reads exactly what §10.3 says (an impossible day is NULL there too); any
+    other text takes timestamp_from_parts. Where an adapter has no fast path, no text is
+    common. tests/reliability/test_parsing_rules.py draws texts on both sides of the shape. -#}
+{% macro timestamp_is_common(text) -%}
+    {{ return(adapter.dispatch('timestamp_is_common', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__timestamp_is_common(text) -%}false{%- endmacro %}
+{% macro duckdb__timestamp_is_common(text) -%}
+    coalesce(regexp_full_match({{ text }},
+        '[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])')
+        and substr({{ text }}, 1, 4) between '0002' and '9998', false)
+{%- endmacro %}
+{% macro timestamp_common(text) -%}
+    {{ return(adapter.dispatch('timestamp_common', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__timestamp_common(text) -%}cast(null as timestamp){%- endmacro %}
+{% macro duckdb__timestamp_common(text) -%}
+    timezone('UTC', try_cast({{ text }} as timestamptz))
+{%- endmacro %}
+
 {#- §10.6: true when a text is a JSON object by RFC 8259 (no NaN or Infinity, no trailing
     comma, no \u0000) with no top-level key twice (which value would count is a guess). -#}
 {% macro is_json_object(text) -%}
@@ -196,18 +219,22 @@
     (golive_try_json({{ text }}) is not null)
 {%- endmacro %}
 {% macro duckdb__is_json_object(text) -%}
-    (case when coalesce(json_valid({{ text }}), false) and json_type({{ text }}) = 'OBJECT' then
-        len(json_keys({{ text }})) = len(list_distinct(json_keys({{ text }})))
-        and (
-            -- DuckDB's reader is lenient where RFC 8259 is not: look at the text outside its
-            -- strings, but only when a lenient construct could be there at all
-            not regexp_matches({{ text }}, '(?i)nan|inf|,[[:space:]]*[]}]|\\u0000')
-            or not regexp_matches(
-                regexp_replace({{ text }}, '"([^"\\]|\\.)*"', '""', 'g'),
-                '(?i)nan|inf|,[[:space:]]*[]}]')
-            and not regexp_matches({{ text }}, '(?i)\\u0000')
-        )
-    else false end)
+    {#- one CASE, not AND/OR: DuckDB evaluates every operand of a conjunction in a select
+        list, and a CASE only the branches a row reaches (the string-stripping regexp is
+        the expensive one, and few texts need it) -#}
+    (case
+        when not coalesce(json_valid({{ text }}), false) then false
+        when coalesce(json_type({{ text }}), '') <> 'OBJECT' then false
+        when len(json_keys({{ text }})) <> len(list_distinct(json_keys({{ text }}))) then false
+        -- DuckDB's reader is lenient where RFC 8259 is not: look at the text outside its
+        -- strings, but only when a lenient construct could be there at all
+        when not regexp_matches({{ text }}, '(?i)nan|inf|,[[:space:]]*[]}]|\\u0000') then true
+        when regexp_matches(
+            regexp_replace({{ text }}, '"([^"\\]|\\.)*"', '""', 'g'),
+            '(?i)nan|inf|,[[:space:]]*[]}]') then false
+        when regexp_matches({{ text }}, '(?i)\\u0000') then false
+        else true
+    end)
 {%- endmacro %}
 
 {#- A top-level property of a JSON object, as text, exactly as written: a string's value, a

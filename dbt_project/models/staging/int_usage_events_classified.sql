@@ -113,7 +113,7 @@ classified as (
                 or target_events.customer_id not in (select customers.customer_id from customers)
                 then 'unknown_customer'
             when target_events.event_at is null then 'unparseable_timestamp'
-            when target_events.properties is null then 'properties_not_a_json_object'
+            when not target_events.properties_ok then 'properties_not_a_json_object'
             when value_problems.worst = 3 then 'value_out_of_range'
             when value_problems.worst = 2 then 'non_numeric_value'
             when value_problems.worst = 1 then 'missing_numeric_property'

@@ -1,8 +1,9 @@
 {{ config(materialized='incremental', incremental_strategy='append', tags=['daily']) }}
 
 {#- Every usage event as received, typed by the rules of docs/billing-rules.md §10: the
-    timestamp as a UTC instant and as a day of the plan's time zone, the properties when they
-    are a JSON object. Nothing is dropped or decided here (int_usage_events_classified does).
+    timestamp as a UTC instant and as a day of the plan's time zone (the common shape through
+    the engine's own cast, any other through the rule's parts), and whether the properties are
+    a JSON object (properties_ok; no properties read as {}). Nothing is dropped or decided here (int_usage_events_classified does).
     The payload of an event (customer, name, timestamp, properties) is compared
     trimmed, an empty cell as no value (docs/billing-rules.md §7.2). Incremental: each run types the rows that arrived since the last (raw.usage_events is
     appended to, and _received_no only grows); a full reload of the source rebuilds it. -#}
@@ -31,8 +32,19 @@ cleaned as (
         {{ golive.blank_as_null('event_name') }} as event_name,
         {{ golive.blank_as_null('"timestamp"') }} as timestamp_text,
         {{ golive.blank_as_null('properties') }} as properties_text,
-        {{ golive.timestamp_parts('"timestamp"') }} as timestamp_parts
+        {{ golive.timestamp_is_common('trim("timestamp")') }} as timestamp_is_common
     from source
+
+),
+
+parted as (
+
+    select
+        cleaned.*,
+        case when not timestamp_is_common
+            then {{ golive.timestamp_parts('timestamp_text') }}
+        end as timestamp_parts
+    from cleaned
 
 ),
 
@@ -46,12 +58,13 @@ typed as (
         event_name,
         timestamp_text,
         properties_text,
-        {{ golive.timestamp_from_parts('timestamp_parts') }} as event_at,
-        case
-            when properties_text is null then '{}'
-            when {{ golive.is_json_object('properties_text') }} then properties_text
-        end as properties
-    from cleaned
+        case when timestamp_is_common
+            then {{ golive.timestamp_common('timestamp_text') }}
+            else {{ golive.timestamp_from_parts('timestamp_parts') }}
+        end as event_at,
+        properties_text is null or {{ golive.is_json_object('properties_text') }}
+            as properties_ok
+    from parted
 
 ),
 

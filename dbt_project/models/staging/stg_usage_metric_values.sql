@@ -7,9 +7,9 @@
     here; metering aggregates these rows. Incremental like stg_usage_events. -#}
 with events as (
 
-    select received_no, event_name, properties
+    select received_no, event_name, coalesce(properties_text, '{}') as properties
     from {{ ref('stg_usage_events') }}
-    where properties is not null and event_name is not null
+    where properties_ok and event_name is not null
     {% if is_incremental() %}
         and received_no > (select coalesce(max(received_no), 0) from {{ this }})
     {% endif %}

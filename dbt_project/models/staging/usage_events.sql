@@ -9,7 +9,7 @@ select
     events.event_name,
     events.event_at,
     events.event_day,
-    events.properties
+    coalesce(events.properties_text, '{}') as properties
 from {{ ref('int_usage_events_classified') }} as classified
 inner join {{ ref('stg_usage_events') }} as events
     on classified.received_no = events.received_no
