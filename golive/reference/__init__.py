@@ -14,6 +14,8 @@ Modules, one per part of the rules:
 - :mod:`~golive.reference.pricing`: tier tables and every pricing model, one line's price;
 - :mod:`~golive.reference.contracts`: products, contracts, contract lines;
 - :mod:`~golive.reference.invoices`: rated lines, invoice settlement, the journal;
+- :mod:`~golive.reference.recognition`: deferred revenue released over its service period
+  (docs/accounting.md);
 - :mod:`~golive.reference.metering`: metrics and their aggregation per period;
 - :mod:`~golive.reference.quarantine`: which rows are accepted, duplicates, reasons;
 - :mod:`~golive.reference.bundle`: reading a bundle from its files, and billing it.

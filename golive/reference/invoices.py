@@ -62,6 +62,10 @@ class InvoiceLine:
     #: a product line's own tax rate (the contract line's, else the product's); None: the
     #: invoice's rate
     tax_rate_percent: Decimal | None = None
+    #: a product line's service period: the first and last day (inclusive) it is active in
+    #: the billing period (None on pseudo lines)
+    service_start: date | None = None
+    service_end: date | None = None
 
     @property
     def is_product(self) -> bool:
@@ -528,4 +532,6 @@ def rate_contract_line(
         tax_rate_percent=(
             line.tax_rate_percent if line.tax_rate_percent is not None else product.tax_rate_percent
         ),
+        service_start=active[0],
+        service_end=active[1],
     )
