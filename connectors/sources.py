@@ -87,6 +87,10 @@ DATASET_COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("entry_id", "invoice_id", "account", "debit", "credit"),
         ("currency",),
     ),
+    "legacy_revenue_schedule": (
+        ("invoice_id", "account", "recognition_date", "amount"),
+        ("currency",),
+    ),
 }
 
 BATCH_ROWS = 250_000

@@ -126,6 +126,14 @@ CRITERIA: tuple[CriterionSpec, ...] = (
     CriterionSpec(
         "max_abs_journal_delta", "abs_journal_delta", "<=", "max_abs_journal_delta", "amount"
     ),
+    # recognised revenue per currency, month and account (docs/accounting.md)
+    CriterionSpec(
+        "max_abs_revenue_schedule_delta",
+        "abs_revenue_schedule_delta",
+        "<=",
+        "max_abs_revenue_schedule_delta",
+        "amount",
+    ),
     CriterionSpec("max_abs_total_delta", "abs_total_delta", "<=", "max_abs_total_delta", "amount"),
     CriterionSpec(
         "max_quarantined_event_ratio",

@@ -84,6 +84,19 @@ PROMOTED: tuple[Promoted, ...] = (
         "select 'legacy' as source, * from staging.stg_legacy_journal_entries",
         history=True,
     ),
+    # accounting (docs/accounting.md): the schedule behind the recognition entries of
+    # journal_entries, its comparison with the legacy one, and the plan's map to the ERP's
+    # accounts the journal export uses
+    Promoted("revenue_recognition", "select * from sandbox.revenue_recognition"),
+    Promoted(
+        "reconciliation_revenue_schedule", "select * from sandbox.reconciliation_revenue_schedule"
+    ),
+    Promoted("accounts", "select * from raw.plan_accounts"),
+    Promoted(
+        "legacy_revenue_schedule",
+        "select 'legacy' as source, * from staging.stg_legacy_revenue_schedule",
+        history=True,
+    ),
 )
 
 #: the production tables by name, in promotion order

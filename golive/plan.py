@@ -55,7 +55,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 from golive.currencies import minor_unit
 
 DATASETS_REQUIRED = ("customers", "contracts", "contract_lines", "usage_events")
-DATASETS_OPTIONAL = ("legacy_invoices", "legacy_invoice_lines", "legacy_journal_entries")
+DATASETS_OPTIONAL = (
+    "legacy_invoices",
+    "legacy_invoice_lines",
+    "legacy_journal_entries",
+    "legacy_revenue_schedule",
+)
 DATASETS = DATASETS_REQUIRED + DATASETS_OPTIONAL
 
 #: Line ids the pipeline writes on invoices itself; a product may not take one of them.
@@ -836,6 +841,9 @@ class Signoff(_Strict):
     #: sign-off only when the plan sets them (unset: reported, not required)
     min_line_match_rate: Ratio | None = None
     max_abs_journal_delta: Money | None = None
+    #: recognised revenue per currency, month and account against the legacy schedule
+    #: (docs/accounting.md); unset: reported, not required
+    max_abs_revenue_schedule_delta: Money | None = None
 
 
 class Usage(_Strict):
@@ -925,6 +933,45 @@ class Coupon(_Strict):
         return v.upper() if v else v
 
 
+#: The accounts golive posts to (docs/billing-rules.md §8, docs/accounting.md): the keys of a
+#: plan's ``accounts`` section, which maps each to the ERP's account.
+JOURNAL_ACCOUNTS = (
+    "accounts_receivable",
+    "revenue",
+    "deferred_revenue",
+    "sales_tax_payable",
+    "customer_prepaid_balance",
+)
+
+
+class RevenueRecognition(_Strict):
+    """How deferred revenue is released (docs/accounting.md): ``month_end`` (default), one
+    entry per calendar month of the service period dated its last day; ``daily``, one entry
+    per service day."""
+
+    schedule: Literal["month_end", "daily"] = "month_end"
+
+
+def _erp_account(value: Any) -> str:
+    """An ERP account as the ERP names it: a number (``4000``) or a text
+    (``4000 Revenue``, ``Sales:Subscriptions``), one line, not blank."""
+    if isinstance(value, bool) or value is None or isinstance(value, list | dict):
+        raise _problem(
+            "an account must be the ERP's account number or name, e.g. 4000",
+            "write the account as the ERP shows it (quote a name with a colon)",
+        )
+    text = str(value).strip()
+    if not text or len(text) > 200 or any(c in text for c in "\r\n\t"):
+        raise _problem(
+            f"'{_shown(value)}' is not an account: one line of at most 200 characters",
+            "write the account as the ERP shows it",
+        )
+    return text
+
+
+ErpAccount = Annotated[Any, AfterValidator(_erp_account)]
+
+
 class Migration(_Strict):
     """Production migration: ``import_history`` also promotes the legacy invoices, lines and
     journal entries, marked as historical records of the legacy process."""
@@ -949,8 +996,50 @@ class Plan(_Strict):
     signoff: Signoff = Field(default_factory=Signoff)
     usage: Usage = Field(default_factory=Usage)
     migration: Migration = Field(default_factory=Migration)
+    revenue_recognition: RevenueRecognition = Field(default_factory=RevenueRecognition)
+    #: golive's account -> the ERP's account, for the journal export; empty: not mapped
+    accounts: dict[str, ErpAccount] = Field(default_factory=dict)
     folder: Path = Path(".")
     file: Path = Path("plan.yaml")
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _accounts_mapping(cls, v: Any) -> Any:
+        if v is None:
+            return {}
+        if not isinstance(v, Mapping):
+            raise _problem(
+                "accounts must map golive's accounts to the ERP's, e.g. {revenue: 4000}",
+                "write one 'account: ERP account' per line under accounts",
+            )
+        return {str(k): val for k, val in v.items()}
+
+    @field_validator("accounts")
+    @classmethod
+    def _every_account_once(cls, v: dict[str, str]) -> dict[str, str]:
+        problems: list[tuple[tuple, str, str]] = []
+        for key in v:
+            if key not in JOURNAL_ACCOUNTS:
+                problems.append(
+                    (
+                        (key,),
+                        f"'{_shown(key)}' is not an account golive posts to",
+                        f"use one of: {', '.join(JOURNAL_ACCOUNTS)}",
+                    )
+                )
+        missing = [a for a in JOURNAL_ACCOUNTS if a not in v]
+        if v and missing:
+            problems.append(
+                (
+                    (),
+                    f"accounts maps {len(JOURNAL_ACCOUNTS) - len(missing)} of the "
+                    f"{len(JOURNAL_ACCOUNTS)} accounts golive posts to; {', '.join(missing)} "
+                    "missing",
+                    "add " + ", ".join(f"{a}: <ERP account>" for a in missing),
+                )
+            )
+        _raise_problems("accounts", v, problems)
+        return v
 
     @field_validator("default_currency")
     @classmethod
@@ -1219,6 +1308,18 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
                 problems.append(
                     (f"sources.{name}.path", f"no file matches {path}", "check the path")
                 )
+    if (
+        plan.signoff.max_abs_revenue_schedule_delta is not None
+        and "legacy_revenue_schedule" not in plan.sources
+    ):
+        problems.append(
+            (
+                "signoff.max_abs_revenue_schedule_delta",
+                "this criterion compares recognised revenue with the legacy process's "
+                "schedule, and the plan has no legacy_revenue_schedule source",
+                "add sources.legacy_revenue_schedule, or remove the criterion",
+            )
+        )
     metric_ids = [m.id for m in plan.metrics]
     for i, mid in enumerate(metric_ids):
         if metric_ids.index(mid) != i:

@@ -12,7 +12,15 @@ from decimal import Decimal
 import pyarrow as pa
 
 from golive.currencies import MINOR_UNITS
-from golive.plan import NUMERIC_AGGREGATIONS, Coupon, Plan, Pricing, Product, Tier
+from golive.plan import (
+    JOURNAL_ACCOUNTS,
+    NUMERIC_AGGREGATIONS,
+    Coupon,
+    Plan,
+    Pricing,
+    Product,
+    Tier,
+)
 
 DECIMAL = pa.decimal128(38, 10)
 
@@ -212,6 +220,10 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
             "journal_must_balance": [signoff.journal_must_balance],
             "min_line_match_rate": pa.array([signoff.min_line_match_rate], DECIMAL),
             "max_abs_journal_delta": pa.array([signoff.max_abs_journal_delta], DECIMAL),
+            "max_abs_revenue_schedule_delta": pa.array(
+                [signoff.max_abs_revenue_schedule_delta], DECIMAL
+            ),
+            "revenue_recognition": [plan.revenue_recognition.schedule],
         }
     )
 
@@ -261,8 +273,21 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
         "plan_price_tiers": tiers,
         "plan_metrics": metrics,
         "plan_metric_filters": metric_filters,
+        "plan_accounts": account_table(plan),
         "currencies": currencies,
     }
+
+
+def account_table(plan: Plan) -> pa.Table:
+    """``plan_accounts``: golive's account -> the ERP's (the plan's ``accounts``; no rows when
+    the plan maps none), in the order of docs/billing-rules.md §8."""
+    accounts = [a for a in JOURNAL_ACCOUNTS if a in plan.accounts]
+    return pa.table(
+        {
+            "account": pa.array(accounts, pa.string()),
+            "erp_account": pa.array([plan.accounts[a] for a in accounts], pa.string()),
+        }
+    )
 
 
 def coupon_scope(plan: Plan, coupon: Coupon) -> list[str] | None:

@@ -49,18 +49,24 @@ def _summary(**measures) -> dict:
         "pricing_errors": 0,
         "line_match_rate": D("0.9000000000"),
         "abs_journal_delta": D("2.5000000000"),
+        "abs_revenue_schedule_delta": D("0.0100000000"),
     }
     return {**base, **measures}
 
 
 def test_every_criterion_passes_when_its_threshold_is_hit_exactly(tmp_path):
-    thresholds = Signoff(min_line_match_rate=D("0.9"), max_abs_journal_delta=D("2.50"))
+    thresholds = Signoff(
+        min_line_match_rate=D("0.9"),
+        max_abs_journal_delta=D("2.50"),
+        max_abs_revenue_schedule_delta=D("0.01"),
+    )
     criteria = validate_signoff(_summary(), thresholds, folder=tmp_path)
     assert {c.criterion: c.passed for c in criteria} == {c.name: True for c in CRITERIA}
     shown = {c.criterion: (c.threshold, c.observed) for c in criteria}
     assert shown == {
         "journal_must_balance": ("0 unbalanced invoices", "0"),
         "max_abs_journal_delta": ("<= 2.50", "2.5"),
+        "max_abs_revenue_schedule_delta": ("<= 0.01", "0.01"),
         "max_abs_total_delta": ("<= 100", "100"),
         "max_quarantined_event_ratio": ("<= 0.001", "0.001"),
         "min_invoice_match_rate": (">= 0.995", "0.995"),
@@ -184,7 +190,8 @@ def unbalanced_journal(monkeypatch, tmp_path):
         "select * from final\nunion all\n"
         "select 'unbalanced-1', invoice_id, entry_date, 'revenue', "
         "cast(0 as {{ golive.decimal_type() }}), cast(1 as {{ golive.decimal_type() }}), "
-        "currency from final where entry_id = (select min(entry_id) from final)\n"
+        "currency, journal_id, posting from final "
+        "where entry_id = (select min(entry_id) from final)\n"
     )
     monkeypatch.setattr(node, "raw_code", head + extra)
     return url

@@ -17,6 +17,7 @@ PLAN_TABLES = (
     "plan_tax_codes",
     "plan_coupons",
     "plan_coupon_products",
+    "plan_accounts",
     "currencies",
 )
 

@@ -8,7 +8,10 @@ with the reference biller's reading of the same files (:func:`golive.reference.r
 - usage events: received, loaded and duplicates, and quarantined rows per reason;
 - master data: quarantined records per (dataset, reason) in ``quarantine.records``, their keys
   for customers and contracts, and per dataset received / accepted / duplicates /
-  quarantined in ``sandbox.record_counts`` (docs/billing-rules.md §11.5).
+  quarantined in ``sandbox.record_counts`` (docs/billing-rules.md §11.5);
+- revenue recognition: every deferred line's schedule (date, days, amount) in
+  ``sandbox.revenue_recognition``, and each recognition date's entry in ``journal_entries``
+  (docs/accounting.md).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import yaml
 
 from connectors.warehouse import Warehouse, warehouse_from_url
 from golive.reference import Bundle, Invoice, bill_bundle, read_bundle
+from golive.reference.recognition import recognise, recognition_journal
 from orchestration.runner import run_stages
 
 from .strategies import (
@@ -68,6 +72,7 @@ def write_bundle(company: Company, folder: Path) -> Path:
         "products": company.products,
         "tax_codes": company.tax_codes,
         "coupons": company.coupons,
+        "revenue_recognition": {"schedule": company.recognition},
         "signoff": {"min_invoice_match_rate": "0.5", "max_abs_total_delta": "1000000"},
     }
     plan_path = folder / "plan.yaml"
@@ -123,6 +128,57 @@ def compare_invoices(bundle: Bundle, wh: Warehouse) -> list[str]:
             problems.append(
                 f"{inv_id}: total {got[inv_id]} (reference {inv.total}); lines "
                 f"{_fmt(got_lines[inv_id])} (reference {_fmt(want)})"
+            )
+    return problems
+
+
+def recognition_schedule(bundle: Bundle) -> str:
+    """The plan's recognition schedule, as the reference reads the plan."""
+    return str((bundle.plan.get("revenue_recognition") or {}).get("schedule") or "month_end")
+
+
+def compare_recognition(bundle: Bundle, wh: Warehouse) -> list[str]:
+    """Revenue recognition: per invoice and date, the deferred lines' (product, days, amount)
+    against ``sandbox.revenue_recognition``, and the date's entry (Dr deferred revenue, Cr
+    revenue) against ``journal_entries``."""
+    schedule = recognition_schedule(bundle)
+    want: dict[tuple[str, str], list] = defaultdict(list)
+    want_entries: dict[tuple[str, str], tuple] = {}
+    for invoice in bill_bundle(bundle):
+        inv_id = invoice_id(invoice)
+        for r in recognise(invoice, schedule):
+            want[(inv_id, str(r.recognition_date))].append((r.product_id, r.days, r.amount))
+        for day, (deferred, revenue) in recognition_journal(invoice, schedule).items():
+            want_entries[(inv_id, str(day))] = (
+                deferred.debit - deferred.credit,
+                revenue.debit - revenue.credit,
+            )
+    got: dict[tuple[str, str], list] = defaultdict(list)
+    for inv_id, day, product_id, days, amount in wh.query(
+        "select invoice_id, recognition_date, product_id, days, amount "
+        "from sandbox.revenue_recognition"
+    ):
+        got[(inv_id, str(day))].append((product_id, int(days), _dec(amount)))
+    got_entries: dict[tuple[str, str], list] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for inv_id, day, account, net in wh.query(
+        "select invoice_id, entry_date, account, sum(debit - credit) from "
+        "sandbox.journal_entries where posting = 'revenue_recognition' "
+        "group by invoice_id, entry_date, account"
+    ):
+        got_entries[(inv_id, str(day))][0 if account == "deferred_revenue" else 1] += _dec(net)
+    problems = []
+    for key in sorted(set(want) | set(got)):
+        if sorted(want.get(key, [])) != sorted(got.get(key, [])):
+            problems.append(
+                f"revenue_recognition {key[0]} {key[1]}: {sorted(got.get(key, []))} "
+                f"(reference {sorted(want.get(key, []))})"
+            )
+    for key in sorted(set(want_entries) | set(got_entries)):
+        g = tuple(got_entries[key]) if key in got_entries else None
+        if g != want_entries.get(key):
+            problems.append(
+                f"recognition entry {key[0]} {key[1]}: deferred/revenue net {g} "
+                f"(reference {want_entries.get(key)})"
             )
     return problems
 
@@ -228,7 +284,7 @@ def _compare_record_counts(bundle: Bundle, wh: Warehouse) -> list[str]:
 
 def compare_with_pipeline(plan_path: Path, warehouse_url: str) -> list[str]:
     """Run the pipeline through billing; return every disagreement with the reference biller
-    (an empty list when they agree on invoices, events and master data)."""
+    (an empty list when they agree on invoices, events, master data and recognition)."""
     bundle = read_bundle(plan_path)
     run = run_stages(
         plan_path, warehouse_url, through="billing", log_path=plan_path.parent / "golive-run.log"
@@ -236,7 +292,12 @@ def compare_with_pipeline(plan_path: Path, warehouse_url: str) -> list[str]:
     if not run.success:
         return [f"the pipeline failed: {[(s.stage, s.error) for s in run.stages if not s.success]}"]
     wh = warehouse_from_url(warehouse_url)
-    return compare_invoices(bundle, wh) + compare_events(bundle, wh) + compare_records(bundle, wh)
+    return (
+        compare_invoices(bundle, wh)
+        + compare_events(bundle, wh)
+        + compare_records(bundle, wh)
+        + compare_recognition(bundle, wh)
+    )
 
 
 def _fmt(lines: list[tuple[str, Decimal, Decimal | None]]) -> str:

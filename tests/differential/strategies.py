@@ -204,12 +204,15 @@ class Company:
     events: list[dict[str, str | None]] = field(default_factory=list)
     #: the bad inputs added, for the failure message
     defects: list[str] = field(default_factory=list)
+    #: the plan's revenue_recognition.schedule (docs/accounting.md)
+    recognition: str = "month_end"
 
     def __repr__(self) -> str:
         return (
             f"Company({self.timezone}, {len(self.products)} products, "
             f"{len(self.customers)} customer rows, {len(self.contracts)} contract rows, "
-            f"{len(self.lines)} lines, {len(self.events)} events; defects: "
+            f"{len(self.lines)} lines, {len(self.events)} events, {self.recognition} "
+            "recognition; defects: "
             f"{', '.join(self.defects) or 'none'})"
         )
 
@@ -504,6 +507,8 @@ def companies(draw, min_contracts: int = 30, max_contracts: int = 60) -> Company
             company.timezone,
         )
     _add_defects(draw, company)
+    # drawn last, so that the companies drawn before it stay the same
+    company.recognition = draw(st.sampled_from(["month_end", "daily"]))
     return company
 
 

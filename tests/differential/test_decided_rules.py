@@ -267,3 +267,80 @@ def test_weighted_sum_in_a_dst_month_counts_real_seconds(warehouse_url, tmp_path
     }
     problems = compare_with_pipeline(plan_path, warehouse_url)
     assert not problems, explain(problems, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", ["month_end", "daily"])
+def test_revenue_recognition_over_service_periods(warehouse_url, tmp_path, schedule):
+    """docs/accounting.md: a fee billed in advance is released over the days its line is active
+    in the period (a contract starting mid-period, line dates, an annual fee, a currency with
+    no minor unit); a fee in arrears and a line discounted to 0 have no schedule."""
+    annual = {"id": "annual", "pricing": {"model": "flat_fee", "amount": "1000"}}
+    company = company_of(
+        [PLATFORM, annual, CALLS],
+        [
+            {"contract_id": "K1", "currency": "USD", "start_date": "2024-05-10"},
+            {
+                "contract_id": "K2",
+                "currency": "USD",
+                "start_date": "2023-06-01",
+                "billing_period": "P1Y",
+            },
+            {"contract_id": "K3", "currency": "JPY", "start_date": "2024-05-01"},
+            {"contract_id": "K4", "currency": "USD", "start_date": "2024-05-01"},
+        ],
+        [
+            {"contract_id": "K1", "product_id": "platform"},
+            {"contract_id": "K2", "product_id": "annual"},
+            {
+                "contract_id": "K3",
+                "product_id": "platform",
+                "quantity": "7",
+                "start_date": "2024-05-20",
+                "end_date": "2024-06-10",
+            },
+            {"contract_id": "K4", "product_id": "platform", "billing_timing": "arrears"},
+            {"contract_id": "K4", "product_id": "platform", "discount_percent": "100"},
+            {"contract_id": "K4", "product_id": "calls"},
+        ],
+        [("K4", "call", "2024-05-02T10:00:00Z", {})],
+    )
+    company.recognition = schedule
+    plan_path = write_bundle(company, tmp_path)
+    from golive.reference.recognition import recognise
+
+    months: dict[tuple[str, int], D] = {}
+    for invoice in bill_bundle(read_bundle(plan_path)):
+        for r in recognise(invoice, schedule):
+            key = (invoice_id(invoice), r.recognition_date.month)
+            months[key] = months.get(key, D(0)) + r.amount
+    assert months == {
+        # $100 from 10 May, a 31-day period: 22 days in May
+        ("K1-20240510", 5): D("70.97"),
+        ("K1-20240510", 6): D("29.03"),
+        # the annual fee from 1 June 2023, 366 days (29 February 2024): what is recognised to
+        # each month end, rounded, less what the month ends before it recognised
+        **{
+            ("K2-20230601", month): D(amount)
+            for month, amount in {
+                6: "81.97",
+                7: "84.70",
+                8: "84.70",
+                9: "81.96",
+                10: "84.70",
+                11: "81.97",
+                12: "84.70",
+                1: "84.70",
+                2: "79.23",
+                3: "84.70",
+                4: "81.97",
+                5: "84.70",
+            }.items()
+        },
+        # 7 × ¥100 on a line active 20 May - 10 June: 12/31 of May, 10/30 of June, each
+        # recognised over the line's days of its period
+        ("K3-20240501", 5): D("271"),
+        ("K3-20240601", 6): D("233"),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)

@@ -82,6 +82,43 @@ largest_journal_delta as (
 
 ),
 
+revenue_schedule as (
+
+    select * from {{ ref('reconciliation_revenue_schedule') }}
+
+),
+
+revenue_schedule_counts as (
+
+    select
+        count(*) as revenue_schedule_rows_compared,
+        sum(case when revenue_schedule.status = 'matched' then 1 else 0 end)
+            as revenue_schedule_rows_matched
+    from revenue_schedule
+
+),
+
+-- recognised revenue as the ledger shows it: per currency, month and account, over every invoice
+revenue_schedule_per_month as (
+
+    select
+        revenue_schedule.currency,
+        revenue_schedule.recognition_month,
+        revenue_schedule.account,
+        abs(sum(revenue_schedule.delta)) as abs_revenue_schedule_delta
+    from revenue_schedule
+    group by revenue_schedule.currency, revenue_schedule.recognition_month, revenue_schedule.account
+
+),
+
+largest_revenue_schedule_delta as (
+
+    select coalesce(max(revenue_schedule_per_month.abs_revenue_schedule_delta), 0)
+        as abs_revenue_schedule_delta
+    from revenue_schedule_per_month
+
+),
+
 balance as (
 
     select
@@ -148,12 +185,18 @@ final as (
         end as line_match_rate,
         journal_counts.journal_accounts_compared,
         coalesce(journal_counts.journal_accounts_matched, 0) as journal_accounts_matched,
-        largest_journal_delta.abs_journal_delta
+        largest_journal_delta.abs_journal_delta,
+        revenue_schedule_counts.revenue_schedule_rows_compared,
+        coalesce(revenue_schedule_counts.revenue_schedule_rows_matched, 0)
+            as revenue_schedule_rows_matched,
+        largest_revenue_schedule_delta.abs_revenue_schedule_delta
     from invoice_counts
     cross join largest_delta
     cross join line_counts
     cross join journal_counts
     cross join largest_journal_delta
+    cross join revenue_schedule_counts
+    cross join largest_revenue_schedule_delta
     cross join unbalanced
     cross join unpriced
     cross join events

@@ -1,5 +1,7 @@
 {#- Journal entries compared per account (net debit - credit) within each pair of invoices of
-    reconciliation_invoices, like the lines: a second legacy bill is compared on its own. -#}
+    reconciliation_invoices, like the lines: a second legacy bill is compared on its own. The
+    generated side is the invoices' own postings, as the legacy journal holds; the release of
+    deferred revenue is compared in reconciliation_revenue_schedule. -#}
 with settings as (
 
     select amount_tolerance from {{ source('raw', 'plan_settings') }}
@@ -27,7 +29,9 @@ generated as (
         pairs.legacy_invoice_id, pairs.invoice_id, entries.account,
         sum(entries.debit - entries.credit) as net_amount
     from pairs
-    inner join {{ ref('journal_entries') }} as entries on pairs.invoice_id = entries.invoice_id
+    inner join {{ ref('journal_entries') }} as entries
+        on pairs.invoice_id = entries.invoice_id
+        and entries.posting = 'invoice'
     group by pairs.legacy_invoice_id, pairs.invoice_id, entries.account
 
 ),
