@@ -335,5 +335,94 @@ def demo(events: int, warehouse_url: str | None, directory: Path, seed: int) -> 
     sys.exit(code)
 
 
+# ---------------------------------------------------------------------------- golive export
+
+
+@main.group()
+def export() -> None:
+    """Export what golive posted, for other systems (docs/accounting.md)."""
+
+
+@export.command("journal")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(("netsuite", "quickbooks", "xero")),
+    help="The ERP whose journal-import CSV layout to write.",
+)
+@click.option(
+    "--from", "first_day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day."
+)
+@click.option(
+    "--to", "last_day", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day, included."
+)
+@click.option(
+    "--warehouse",
+    "warehouse_url",
+    default=None,
+    help="duckdb:///path/file.duckdb (default: golive.duckdb here) or postgresql://…",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The CSV file (default: journal-FORMAT-FROM-TO.csv here).",
+)
+@click.option("--currency", default=None, help="Only the entries in this currency.")
+@click.option(
+    "--date-format", default=None, help="strftime pattern of the dates (NetSuite, QuickBooks)."
+)
+@click.option("--tax-rate", default=None, help="Xero's TaxRate column (default: Tax Exempt).")
+@click.option(
+    "--sandbox", is_flag=True, help="Export the sandbox's journal (a trial import before go-live)."
+)
+def export_journal(
+    fmt: str,
+    first_day,
+    last_day,
+    warehouse_url: str | None,
+    output: Path | None,
+    currency: str | None,
+    date_format: str | None,
+    tax_rate: str | None,
+    sandbox: bool,
+) -> None:
+    """Write the journal of --from..--to (invoice postings and revenue recognition) in an
+    ERP's journal-import CSV layout, accounts mapped by the plan's accounts section.
+
+    Every entry balances; amounts are in the invoice currency. Exit status 2 when nothing
+    could be written (production not live, an account not mapped, …)."""
+    from connectors.warehouse import DEFAULT_URL
+    from golive.export import ExportError, money
+    from golive.export import export_journal as write
+
+    first, last = first_day.date(), last_day.date()
+    output = output or Path.cwd() / f"journal-{fmt}-{first:%Y%m%d}-{last:%Y%m%d}.csv"
+    try:
+        warehouse = warehouse_from_url(warehouse_url or DEFAULT_URL)
+        result = write(
+            warehouse,
+            fmt,
+            first,
+            last,
+            output,
+            source="sandbox" if sandbox else "production",
+            currency=currency,
+            date_format=date_format,
+            tax_rate=tax_rate,
+        )
+    except (WarehouseURLError, ExportError) as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    totals = "; ".join(f"{c} {money(d, c)}" for c, (d, _) in result.totals.items())
+    console.print(
+        f"{result.entries:,} entries, {result.lines:,} lines, {first} to {last}"
+        + (f" (debits = credits: {escape(totals)})" if totals else "")
+    )
+    for path in result.files:
+        console.print(f"Wrote {escape(str(path))}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

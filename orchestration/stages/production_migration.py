@@ -6,9 +6,11 @@ so lineage reads through to production. Every attempt, promoted or held back, wr
 ``audit.migration_runs`` row (golive/migration.py).
 """
 
+import datetime as dt
+
 import dagster as dg
 
-from golive.migration import PROMOTED, MigrationHeld, migrate, sync_production_usage
+from golive.migration import PROMOTED, MigrationHeld, is_live, migrate, sync_production_usage
 from orchestration.checks import SIGNOFF_KEY
 from orchestration.resources import PlanResource, WarehouseResource
 
@@ -106,6 +108,74 @@ def production_migration(
         )
 
 
+JOURNAL_EXPORT = dg.AssetKey(["production", "journal_export"])
+JOURNAL_EXPORT_FOLDER = "journal-export"
+
+
+class JournalExportConfig(dg.Config):
+    """The ERP layouts to write (netsuite, quickbooks, xero) and the entry dates to export,
+    ``YYYY-MM-DD`` (empty: from the journal's first date, to its last)."""
+
+    formats: list[str] = ["netsuite", "quickbooks", "xero"]
+    first_day: str = ""
+    last_day: str = ""
+
+
+@dg.asset(
+    key=JOURNAL_EXPORT,
+    group_name="production_migration",
+    deps=[
+        dg.AssetKey(["production", table])
+        for table in ("journal_entries", "invoices", "customers", "accounts")
+    ],
+    output_required=False,
+    pool="warehouse",
+)
+def journal_export(
+    context: dg.AssetExecutionContext,
+    config: JournalExportConfig,
+    plan: PlanResource,
+    warehouse: WarehouseResource,
+):
+    """Production's journal (invoice postings and revenue recognition) as each ERP's
+    journal-import CSV (docs/accounting.md), in ``journal-export/`` of the working folder:
+    ``journal-<format>.csv`` (QuickBooks and Xero: one file per currency, Xero at most 300
+    lines a file). Skipped when the plan maps no accounts or production is not live."""
+    from expectations.evidence import working_folder
+    from golive.export import export_journal, journal_range
+
+    if not plan.get().accounts:
+        context.log.info("the plan has no accounts section: the journal is not exported")
+        return
+    wh = warehouse.get()
+    if not is_live(wh):
+        context.log.info("production is not live yet: nothing to export")
+        return
+    first, last = journal_range(wh)
+    first = dt.date.fromisoformat(config.first_day) if config.first_day else first
+    last = dt.date.fromisoformat(config.last_day) if config.last_day else last
+    folder = working_folder() / JOURNAL_EXPORT_FOLDER
+    files, summary = [], {}
+    for fmt in config.formats:
+        result = export_journal(wh, fmt, first, last, folder / f"journal-{fmt}.csv")
+        files += [str(f) for f in result.files]
+        summary = {
+            "entries": result.entries,
+            "lines": result.lines,
+            "totals": {c: f"{d:f}" for c, (d, _) in result.totals.items()},
+        }
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": summary.get("lines", 0),
+            "entries": summary.get("entries", 0),
+            "from": first.isoformat(),
+            "to": last.isoformat(),
+            "debits_per_currency": dg.MetadataValue.json(summary.get("totals", {})),
+            "files": dg.MetadataValue.json(files),
+        }
+    )
+
+
 def definitions(partitions: dg.PartitionsDefinition) -> dg.Definitions:  # noqa: ARG001
     """The stage (not partitioned)."""
-    return dg.Definitions(assets=[production_migration])
+    return dg.Definitions(assets=[production_migration, journal_export])
