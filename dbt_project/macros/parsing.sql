@@ -27,17 +27,25 @@
 {#- A text as an exact decimal(38, 10) (rounded half away from zero at 10 places), or NULL
     when it is not a number or too large for decimal(38, 10). -#}
 {% macro try_decimal(text) -%}
-    {{ return(adapter.dispatch('try_decimal', 'golive')(text)) }}
+    case when {{ golive.is_number_text(text) }} then {{ golive.number_from_text(text) }} end
 {%- endmacro %}
-{% macro default__try_decimal(text) -%}
-    case when {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }} then
-        case when round(abs(cast(trim({{ text }}) as numeric)), 10) < 1e28
-            then cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
-    end
+
+{#- A text has the shape of §10.2 (trimmed). -#}
+{% macro is_number_text(text) -%}
+    {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
 {%- endmacro %}
-{% macro duckdb__try_decimal(text) -%}
-    case when {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
-        then try_cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
+
+{#- A text that has the shape of §10.2 as an exact decimal(38, 10), or NULL when it is too
+    large for one: the second half of try_decimal, for a model that checked the shape once. -#}
+{% macro number_from_text(text) -%}
+    {{ return(adapter.dispatch('number_from_text', 'golive')(text)) }}
+{%- endmacro %}
+{% macro default__number_from_text(text) -%}
+    case when round(abs(cast(trim({{ text }}) as numeric)), 10) < 1e28
+        then cast(trim({{ text }}) as {{ golive.decimal_type() }}) end
+{%- endmacro %}
+{% macro duckdb__number_from_text(text) -%}
+    try_cast(trim({{ text }}) as {{ golive.decimal_type() }})
 {%- endmacro %}
 
 {#- Why a text is not a usable number below ``bound`` (an exclusive bound on |value|):
@@ -249,19 +257,16 @@
 {%- endmacro %}
 {% macro duckdb__json_text(json, key) -%}
     {%- set path = "'$.\"' || " ~ key ~ " || '\"'" -%}
-    (case json_type({{ json }}, {{ path }})
-        when 'VARCHAR' then json_extract_string({{ json }}, {{ path }})
-        when 'BOOLEAN' then json_extract_string({{ json }}, {{ path }})
-        when 'BIGINT' then json_extract_string({{ json }}, {{ path }})
-        when 'UBIGINT' then json_extract_string({{ json }}, {{ path }})
-        when 'DOUBLE' then coalesce(
-            -- the literal as written, when the text holds this key's number exactly once
-            case when len(list_filter(
-                regexp_extract_all({{ json }}, '"[A-Za-z0-9_.-]+"[[:space:]]*:[[:space:]]*-?[0-9][0-9.eE+-]*'),
-                lambda x: starts_with(x, '"' || {{ key }} || '"'))) = 1
-            then regexp_extract(list_filter(
-                regexp_extract_all({{ json }}, '"[A-Za-z0-9_.-]+"[[:space:]]*:[[:space:]]*-?[0-9][0-9.eE+-]*'),
-                lambda x: starts_with(x, '"' || {{ key }} || '"'))[1], ':[[:space:]]*(.*)$', 1) end,
+    (case
+        when json_type({{ json }}, {{ path }}) in ('VARCHAR', 'BOOLEAN', 'BIGINT', 'UBIGINT')
+            then json_extract_string({{ json }}, {{ path }})
+        when json_type({{ json }}, {{ path }}) = 'DOUBLE' then coalesce(
+            -- the literal as written, when the text holds this key's number exactly once (the
+            -- key's literals found once, in a one-element list)
+            [case when len(found) = 1 then regexp_extract(found[1], ':[[:space:]]*(.*)$', 1) end
+                for found in [list_filter(
+                    regexp_extract_all({{ json }}, '"[A-Za-z0-9_.-]+"[[:space:]]*:[[:space:]]*-?[0-9][0-9.eE+-]*'),
+                    lambda x: starts_with(x, '"' || {{ key }} || '"'))]][1],
             json_extract_string({{ json }}, {{ path }}))
     end)
 {%- endmacro %}

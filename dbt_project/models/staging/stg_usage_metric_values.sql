@@ -44,15 +44,27 @@ candidates as (
 
 ),
 
+-- the (event, metric) pairs an equality filter of the metric keeps out; only the metrics
+-- with filters are read here, and the pairs are matched on their keys, not their text
+filtered_out as (
+
+    select distinct events.received_no, metrics.metric_id
+    from events
+    inner join metrics on events.event_name = metrics.event_name
+    inner join metric_filters on metrics.metric_id = metric_filters.metric_id
+    where {{ golive.json_text('events.properties', 'metric_filters.property') }}
+        is distinct from metric_filters.value
+
+),
+
 filtered as (
 
-    select * from candidates
-    where not exists (
-        select 1 from metric_filters
-        where metric_filters.metric_id = candidates.metric_id
-            and {{ golive.json_text('candidates.properties', 'metric_filters.property') }}
-                is distinct from metric_filters.value
-    )
+    select candidates.*
+    from candidates
+    left join filtered_out
+        on candidates.received_no = filtered_out.received_no
+        and candidates.metric_id = filtered_out.metric_id
+    where filtered_out.received_no is null
 
 ),
 
@@ -72,6 +84,26 @@ valued as (
 
 ),
 
+numbered as (
+
+    select
+        valued.*,
+        case when reads_number and value_text is not null and not value_is_compound
+            then {{ golive.is_number_text('value_text') }}
+        end as is_number
+    from valued
+
+),
+
+parsed as (
+
+    select
+        numbered.*,
+        case when is_number then {{ golive.number_from_text('value_text') }} end as value_number
+    from numbered
+
+),
+
 final as (
 
     select
@@ -80,17 +112,19 @@ final as (
         aggregation,
         value_text,
         group_value,
-        case when reads_number then {{ golive.try_decimal('value_text') }} end as value_number,
+        value_number,
         case
             when not reads_number then null
             when value_is_compound then 'non_numeric_value'
             when value_text is null then 'missing_numeric_property'
+            when not is_number then 'non_numeric_value'
+            when value_number is null then 'value_out_of_range'
             -- a time-weighted level is multiplied by microseconds held: a smaller bound
-            when aggregation = 'weighted_sum'
-                then {{ golive.number_problem('value_text', '10000000000000') }}
-            else {{ golive.number_problem('value_text', '1000000000000000') }}
+            when aggregation = 'weighted_sum' and abs(value_number) >= 10000000000000
+                then 'value_out_of_range'
+            when abs(value_number) >= 1000000000000000 then 'value_out_of_range'
         end as value_problem
-    from valued
+    from parsed
 
 )
 
