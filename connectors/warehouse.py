@@ -1,8 +1,10 @@
-"""The warehouse golive writes to: embedded DuckDB (default) or PostgreSQL, chosen by URL.
+"""The warehouse golive writes to: embedded DuckDB (default), PostgreSQL or Snowflake, chosen
+by URL.
 
 Data moves in and out as Arrow. Loads replace a table atomically (one transaction), so a failed
 load leaves the previous table as it was. Connections are opened per operation and closed
-again: DuckDB allows one writing process per file, and dbt runs in its own process.
+again: DuckDB allows one writing process per file, and dbt runs in its own process. Snowflake
+sessions are kept for reuse (a login costs a round trip); see :class:`SnowflakeWarehouse`.
 """
 
 from __future__ import annotations
@@ -198,12 +200,15 @@ class Warehouse:
         target = f"{quote_ident(schema)}.{quote_ident(table)}"
         try:
             with self.connect() as con:
-                self.run_in(con, f"create schema if not exists {quote_ident(schema)}")
+                self._create_schema(con, schema)
                 return self._write_arrow(con, target, data)
         except Exception:
             if raised:
                 raise raised[0] from None
             raise
+
+    def _create_schema(self, con: Any, schema: str) -> None:
+        self.run_in(con, f"create schema if not exists {quote_ident(schema)}")
 
     def table_exists(self, schema: str, table: str) -> bool:
         return bool(
@@ -522,6 +527,543 @@ class PostgresWarehouse(Warehouse):
         )
 
 
+# ------------------------------------------------------------------------------- Snowflake
+
+#: what a snowflake:// URL may say after ``?``
+_SNOWFLAKE_QUERY_KEYS = (
+    "warehouse",
+    "role",
+    "password_env",
+    "private_key_env",
+    "private_key_passphrase_env",
+    "host",
+    "port",
+    "protocol",
+    "network_timeout",
+)
+_SNOWFLAKE_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SNOWFLAKE_FORM = (
+    "snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE&password_env=VAR "
+    "(or private_key_env=VAR for key-pair authentication)"
+)
+
+#: a lock not renewed for this long belongs to a process that died (renewed every minute)
+SNOWFLAKE_LOCK_STALE = dt.timedelta(minutes=10)
+_SNOWFLAKE_LOCK_RENEW_SECONDS = 60
+
+
+def _snowflake_type(t: pa.DataType) -> str:
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_integer(t):
+        return "number(38, 0)"
+    if pa.types.is_decimal(t):
+        return f"number({min(t.precision, 38)}, {t.scale})"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_timestamp(t):
+        return "timestamp_tz" if t.tz else "timestamp_ntz"
+    if pa.types.is_date(t):
+        return "date"
+    return "varchar"
+
+
+# idle sessions by warehouse, reused by the next operation of this process
+_SNOWFLAKE_POOL: dict[str, list[tuple[float, Any]]] = {}
+_SNOWFLAKE_POOL_LOCK = threading.Lock()
+_SNOWFLAKE_POOL_IDLE_SECONDS = 600
+
+
+class SnowflakeWarehouse(Warehouse):
+    """A Snowflake database: golive's schemas (raw, staging, sandbox, quarantine, production,
+    audit) are created in it, and dbt runs the models there through dbt-snowflake.
+
+    The URL names no secret: ``password_env`` (or ``private_key_env``, a PKCS#8 private key in
+    PEM, with ``private_key_passphrase_env`` when it is encrypted) names the environment
+    variable that holds it, read when the warehouse is opened. Sessions run in UTC, and with
+    ``QUOTED_IDENTIFIERS_IGNORE_CASE`` so that golive's quoted lower-case names
+    (``"raw"."customers"``) are the upper-case objects dbt creates unquoted (``RAW.CUSTOMERS``);
+    names come back in lower case, as on the other warehouses.
+
+    Loads go in bulk: Arrow batches are written as Parquet files, PUT to the table's stage and
+    loaded by one ``COPY INTO`` into a load table beside the target, which then replaces the
+    target's rows in one transaction (same columns) or takes its place (new columns).
+    """
+
+    dialect = "snowflake"
+    param = "%s"
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        parts = urlsplit(url)
+        self.user = unquote(parts.username or "")
+        self.account = parts.hostname or ""
+        path = [p for p in (parts.path or "").split("/") if p]
+        self.database = unquote(path[0]) if path else ""
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(parts.query, keep_blank_values=True):
+            if key not in _SNOWFLAKE_QUERY_KEYS:
+                raise WarehouseURLError(
+                    f"'{redact_url(url)}': unknown parameter '{key}'. Fix: use only "
+                    f"{', '.join(_SNOWFLAKE_QUERY_KEYS)}"
+                )
+            query[key] = value
+        if parts.password is not None:
+            raise WarehouseURLError(
+                f"'{redact_url(url)}' holds a password. Fix: put it in an environment variable "
+                "and name the variable with ?password_env=VAR (the URL is shown in logs)"
+            )
+        if not self.user or not self.account:
+            missing = "user" if not self.user else "account"
+            raise WarehouseURLError(
+                f"'{redact_url(url)}' names no {missing}. Fix: write {_SNOWFLAKE_FORM}"
+            )
+        if len(path) != 1 or not _SNOWFLAKE_IDENT.match(self.database):
+            raise WarehouseURLError(
+                f"'{redact_url(url)}': the path must be one database name (letters, digits, "
+                f"_ and $), got '{parts.path or ''}'. Fix: write {_SNOWFLAKE_FORM}"
+            )
+        self.warehouse = query.get("warehouse") or None
+        self.role = query.get("role") or None
+        for key in ("warehouse", "role"):
+            value = query.get(key)
+            if value is not None and not _SNOWFLAKE_IDENT.match(value):
+                raise WarehouseURLError(
+                    f"'{redact_url(url)}': {key}='{value}' is not a Snowflake name (letters, "
+                    f"digits, _ and $). Fix: correct the {key} parameter"
+                )
+        self.host = query.get("host") or None
+        self.protocol = query.get("protocol") or None
+        if self.protocol not in (None, "https", "http"):
+            raise WarehouseURLError(
+                f"'{redact_url(url)}': protocol='{self.protocol}'. Fix: protocol=https "
+                "(or http for a local test server)"
+            )
+        self.port = self._integer(query, "port")
+        self.network_timeout = self._integer(query, "network_timeout")
+        self.password = self.private_key = self.private_key_passphrase = None
+        password_env, key_env = query.get("password_env"), query.get("private_key_env")
+        if bool(password_env) == bool(key_env):
+            raise WarehouseURLError(
+                f"'{redact_url(url)}': name exactly one of password_env and private_key_env "
+                f"(the environment variable holding the secret). Fix: write {_SNOWFLAKE_FORM}"
+            )
+        if password_env:
+            self.password = self._secret(query, "password_env", "the password")
+        else:
+            self.private_key = self._secret(
+                query, "private_key_env", "the private key (PKCS#8, PEM)"
+            )
+            if query.get("private_key_passphrase_env"):
+                self.private_key_passphrase = self._secret(
+                    query, "private_key_passphrase_env", "the private key's passphrase"
+                )
+
+    def _integer(self, query: dict[str, str], key: str) -> int | None:
+        value = query.get(key)
+        if value in (None, ""):
+            return None
+        if not value.isdigit() or int(value) < 1:
+            raise WarehouseURLError(
+                f"'{redact_url(self.url)}': {key}='{value}' is not a positive whole number. "
+                f"Fix: correct the {key} parameter"
+            )
+        return int(value)
+
+    def _secret(self, query: dict[str, str], key: str, what: str) -> str:
+        name = query[key]
+        if not _ENV_NAME.match(name):
+            raise WarehouseURLError(
+                f"'{redact_url(self.url)}': {key} must name an environment variable "
+                f"(letters, digits and _), got '{name[:3]}…'. Fix: {key}=VARIABLE_NAME, with "
+                f"{what} in that variable, never in the URL"
+            )
+        value = os.environ.get(name)
+        if not value:
+            raise WarehouseURLError(
+                f"the environment variable {name} ({key} in the Snowflake warehouse URL "
+                f"{redact_url(self.url)}) is not set. Fix: export {name} with {what}"
+            )
+        return value
+
+    # -- identity and secrets --------------------------------------------------------------
+    @property
+    def lock_key(self) -> str:
+        return f"snowflake:{self.account.lower()}/{self.database.upper()}"
+
+    def secrets(self) -> list[str]:
+        from urllib.parse import quote
+
+        values = [self.password, self.private_key, self.private_key_passphrase]
+        out = [v for v in values if v]
+        out += [quote(v, safe="") for v in out]
+        if self.private_key:  # its lines, as a message might quote a part of it
+            out += [line for line in self.private_key.splitlines() if len(line) >= 16]
+        return out
+
+    def _private_key_der(self) -> bytes | None:
+        if not self.private_key:
+            return None
+        from cryptography.hazmat.primitives import serialization
+
+        passphrase = self.private_key_passphrase.encode() if self.private_key_passphrase else None
+        try:
+            key = serialization.load_pem_private_key(self.private_key.encode(), passphrase)
+        except (ValueError, TypeError) as exc:
+            raise WarehouseURLError(
+                f"the private key in the variable private_key_env names (warehouse "
+                f"{self.display_url}) cannot be read: {type(exc).__name__}. Fix: export the "
+                "PKCS#8 private key in PEM (-----BEGIN PRIVATE KEY-----…), and its passphrase "
+                "with private_key_passphrase_env when it is encrypted"
+            ) from None
+        return key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def connect_args(self) -> dict[str, Any]:
+        """The connector's arguments for a session of golive's own (not dbt's)."""
+        args: dict[str, Any] = {
+            "account": self.account,
+            "user": self.user,
+            "database": self.database,
+            "schema": "PUBLIC",
+            "autocommit": False,
+            "login_timeout": 60,
+            # NUMBER(p, s) as exact decimals in Arrow results too
+            "arrow_number_to_decimal": True,
+            "session_parameters": {
+                "QUOTED_IDENTIFIERS_IGNORE_CASE": True,
+                "TIMEZONE": "UTC",
+                "TIMESTAMP_TYPE_MAPPING": "TIMESTAMP_NTZ",
+                "QUERY_TAG": "golive",
+            },
+            "application": "golive",
+        }
+        for key in ("warehouse", "role", "host", "port", "protocol", "network_timeout"):
+            if getattr(self, key) is not None:
+                args[key] = getattr(self, key)
+        if self.password:
+            args["password"] = self.password
+        else:
+            args["private_key"] = self._private_key_der()
+        return args
+
+    # -- sessions -----------------------------------------------------------------------------
+    def _open(self) -> Any:
+        import snowflake.connector
+
+        try:
+            return snowflake.connector.connect(**self.connect_args())
+        except WarehouseURLError:
+            raise
+        except Exception as exc:  # the driver's message may echo what it was given
+            raise ConnectionError(
+                f"cannot connect to the Snowflake warehouse {self.display_url}: "
+                f"{self.scrub(str(exc))}"
+            ) from None
+
+    def _pooled(self) -> Any:
+        import time
+
+        now = time.monotonic()
+        with _SNOWFLAKE_POOL_LOCK:
+            idle = _SNOWFLAKE_POOL.get(self.lock_key, [])
+            while idle:
+                since, con = idle.pop()
+                if now - since < _SNOWFLAKE_POOL_IDLE_SECONDS and not con.is_closed():
+                    return con
+                with contextlib.suppress(Exception):
+                    con.close()
+        return self._open()
+
+    def _release(self, con: Any) -> None:
+        import time
+
+        with _SNOWFLAKE_POOL_LOCK:
+            idle = _SNOWFLAKE_POOL.setdefault(self.lock_key, [])
+            if len(idle) < 2:
+                idle.append((time.monotonic(), con))
+                return
+        with contextlib.suppress(Exception):
+            con.close()
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Any]:
+        con = self._pooled()
+        healthy = False
+        try:
+            yield con
+            con.commit()
+            healthy = True
+        except BaseException:
+            with contextlib.suppress(Exception):
+                con.rollback()
+                healthy = True
+            raise
+        finally:
+            if healthy:
+                self._release(con)
+            else:
+                with contextlib.suppress(Exception):
+                    con.close()
+
+    def _statements(self, sql: str) -> list[str]:
+        from snowflake.connector.util_text import split_statements
+
+        return [
+            s.rstrip().rstrip(";")
+            for s, _ in split_statements(io.StringIO(sql), remove_comments=True)
+            if s.strip().rstrip(";").strip()
+        ]
+
+    def run_in(self, con: Any, sql: str, params: Iterable[Any] | None = None) -> None:
+        with con.cursor() as cur:
+            if params is not None:
+                cur.execute(sql, list(params))
+                return
+            for statement in self._statements(sql):
+                cur.execute(statement)
+
+    def fetch_in(self, con: Any, sql: str, params: Iterable[Any] | None) -> list[tuple]:
+        with con.cursor() as cur:
+            cur.execute(sql, list(params) if params is not None else None)
+            return [tuple(r) for r in cur.fetchall()]
+
+    def description_in(self, con: Any, sql: str) -> list[str]:
+        """The (lower-case) column names of a query's result."""
+        with con.cursor() as cur:
+            cur.execute(f"select * from ({sql}) as q limit 0")
+            return _lower_names([d.name for d in cur.description])
+
+    def _fetch_arrow(self, con: Any, sql: str) -> pa.Table:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            names = _lower_names([d.name for d in cur.description])
+            rows = cur.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+    # -- catalog: Snowflake keeps unquoted names in upper case -------------------------------
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(
+            self.scalar(
+                "select count(*) from information_schema.tables "
+                "where upper(table_schema) = %s and upper(table_name) = %s",
+                [schema.upper(), table.upper()],
+            )
+        )
+
+    def base_tables(self, names: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        if not names:
+            return set()
+        rows = self.query(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE'"
+        )
+        found = {(s.lower(), t.lower()) for s, t in rows}
+        return {(s, t) for s, t in names if (s.lower(), t.lower()) in found}
+
+    def columns(self, schema: str, table: str) -> list[str]:
+        with self.connect() as con:
+            return self.columns_in(con, schema, table)
+
+    def columns_in(self, con: Any, schema: str, table: str) -> list[str]:
+        """A table's columns (lower case), in order, read in the session ``con``."""
+        return [name for name, _ in self._column_types(con, schema, table)]
+
+    def _column_types(self, con: Any, schema: str, table: str) -> list[tuple[str, str]]:
+        rows = self.fetch_in(
+            con,
+            "select column_name, data_type, numeric_precision, numeric_scale "
+            "from information_schema.columns where upper(table_schema) = %s "
+            "and upper(table_name) = %s order by ordinal_position",
+            [schema.upper(), table.upper()],
+        )
+        names = _lower_names([r[0] for r in rows])
+        return [
+            (n, f"{r[1]}({r[2]},{r[3]})" if r[2] is not None else str(r[1]))
+            for n, r in zip(names, rows, strict=True)
+        ]
+
+    # -- loads --------------------------------------------------------------------------------
+    def _create_schema(self, con: Any, schema: str) -> None:
+        # unquoted: stored in upper case, as dbt creates it
+        self.run_in(con, f"create schema if not exists {quote_ident(schema).strip(chr(34))}")
+
+    def _write_arrow(self, con: Any, target: str, batches: pa.RecordBatchReader) -> int:
+        import tempfile
+
+        import pyarrow.parquet as pq
+
+        # unquoted names (plain identifiers, checked by quote_ident): stored in upper case, as
+        # Snowflake keeps every name dbt creates
+        schema, table = (part.strip('"') for part in target.split("."))
+        quote_ident(schema), quote_ident(table)
+        target = f"{schema}.{table}"
+        load = f"{schema}.{table}__golive_load"
+        stage = f"@{load.replace('.', '.%', 1)}"  # the load table's own stage
+        columns = ", ".join(
+            f"{quote_ident(f.name).strip(chr(34))} {_snowflake_type(f.type)}"
+            for f in batches.schema
+        )
+        run = self.run_in
+        run(con, f"create or replace table {load} ({columns})")
+        rows = 0
+        with tempfile.TemporaryDirectory(prefix="golive-load-") as folder:
+            files = 0
+
+            def put(path: str) -> None:
+                uri = Path(path).as_uri()
+                run(con, f"put '{uri}' {stage} auto_compress = false overwrite = true")
+                os.unlink(path)
+
+            writer = None
+            path = ""
+            in_file = 0
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                if writer is None:
+                    path = os.path.join(folder, f"part-{files:05d}.parquet")
+                    writer = pq.ParquetWriter(path, batches.schema, coerce_timestamps="us")
+                    files += 1
+                writer.write_batch(batch)
+                rows += batch.num_rows
+                in_file += batch.num_rows
+                if in_file >= 1_000_000:  # bounded memory and files of a size COPY likes
+                    writer.close()
+                    put(path)
+                    writer, in_file = None, 0
+            if writer is not None:
+                writer.close()
+                put(path)
+            if files:
+                run(
+                    con,
+                    f"copy into {load} from {stage} file_format = (type = parquet) "
+                    "match_by_column_name = case_insensitive purge = true",
+                )
+        previous = self._column_types(con, schema, table)
+        if previous and previous == self._column_types(con, schema, table + "__golive_load"):
+            # the same columns: replace the rows in one transaction, with the COPY (DML; the
+            # session does not autocommit), so views built on the table stay valid
+            run(con, f"delete from {target}")
+            run(con, f"insert into {target} select * from {load}")
+            con.commit()
+            run(con, f"drop table {load}")
+        else:
+            # new columns: the load table takes the target's place (dbt rebuilds dependents)
+            run(con, f"drop table if exists {target}")
+            run(con, f"alter table {load} rename to {target}")
+        return rows
+
+    def dbt_env(self) -> dict[str, str]:
+        # handed to dbt for one invocation (orchestration.dbt), never put in os.environ
+        env = {
+            "GOLIVE_DBT_TARGET": "snowflake",
+            "GOLIVE_SF_ACCOUNT": self.account,
+            "GOLIVE_SF_USER": self.user,
+            "GOLIVE_SF_DATABASE": self.database,
+            "GOLIVE_SF_WAREHOUSE": self.warehouse or "",
+            "GOLIVE_SF_ROLE": self.role or "",
+            "GOLIVE_SF_HOST": self.host or "",
+            "GOLIVE_SF_PORT": str(self.port or 0),
+            "GOLIVE_SF_PROTOCOL": self.protocol or "",
+            "GOLIVE_SF_PASSWORD": self.password or "",
+            "GOLIVE_SF_PRIVATE_KEY": self.private_key or "",
+            "GOLIVE_SF_PRIVATE_KEY_PASSPHRASE": self.private_key_passphrase or "",
+        }
+        return env
+
+    # -- the one-writer lock --------------------------------------------------------------------
+    def _acquire(self, holder: str):
+        """Snowflake has no session locks: a lease in ``audit.warehouse_lock``, taken by one
+        UPDATE (Snowflake runs UPDATEs of a table one at a time), renewed every minute by a
+        thread of this process and released at the end. A lease not renewed for
+        :data:`SNOWFLAKE_LOCK_STALE` belongs to a process that died and may be taken over."""
+        import uuid
+
+        info = _holder_text(holder)
+        token = uuid.uuid4().hex
+        self.execute(
+            "create schema if not exists audit; "
+            "create table if not exists audit.warehouse_lock (lock_name varchar, "
+            "token varchar, holder varchar, host varchar, os_pid number(38, 0), "
+            "since varchar, renewed_at timestamp_ntz)"
+        )
+        with self.connect() as con:
+            self.run_in(
+                con,
+                "insert into audit.warehouse_lock (lock_name) select 'golive' where not exists "
+                "(select 1 from audit.warehouse_lock where lock_name = 'golive')",
+            )
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with self.connect() as con, con.cursor() as cur:
+            cur.execute(
+                "update audit.warehouse_lock set token = %s, holder = %s, host = %s, "
+                "os_pid = %s, since = %s, renewed_at = %s where lock_name = 'golive' "
+                "and (token is null or renewed_at < %s)",
+                [
+                    token,
+                    info["holder"],
+                    info["host"],
+                    info["pid"],
+                    info["since"],
+                    now,
+                    now - SNOWFLAKE_LOCK_STALE,
+                ],
+            )
+            got = (cur.rowcount or 0) > 0
+        if not got:
+            raise WarehouseBusyError(self._busy_message())
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(_SNOWFLAKE_LOCK_RENEW_SECONDS):
+                with contextlib.suppress(Exception):
+                    self.execute(
+                        "update audit.warehouse_lock set renewed_at = %s where token = %s",
+                        [dt.datetime.now(dt.UTC).replace(tzinfo=None), token],
+                    )
+
+        thread = threading.Thread(target=renew, name="golive-snowflake-lock", daemon=True)
+        thread.start()
+
+        def release() -> None:
+            stop.set()
+            thread.join(timeout=5)
+            self.execute(
+                "update audit.warehouse_lock set token = null, holder = null, host = null, "
+                "os_pid = null, since = null, renewed_at = null where token = %s",
+                [token],
+            )
+
+        return release
+
+    def _busy_message(self) -> str:
+        rows = self.query(
+            "select holder, os_pid, host, since from audit.warehouse_lock "
+            "where lock_name = 'golive' and token is not null"
+        )
+        who = ""
+        if rows:
+            holder, pid, host, since = rows[0]
+            who = f": {holder} (PID {pid} on {host}, since {since})"
+        return (
+            f"another run is using this warehouse ({self.display_url}){who}. One golive run "
+            "writes to a warehouse at a time: wait for it to finish, or stop it (a lease of a "
+            f"process that died lapses after {int(SNOWFLAKE_LOCK_STALE.total_seconds() // 60)} "
+            "minutes)"
+        )
+
+
+def _lower_names(names: list[str]) -> list[str]:
+    """Snowflake's column names, the upper-case ones (unquoted identifiers) in lower case."""
+    return [n.lower() if n == n.upper() else n for n in names]
+
+
 _DUCKDB_HELP = (
     "use duckdb:///relative/file.duckdb (under the working folder), "
     "duckdb:////absolute/file.duckdb, or a plain path ending in .duckdb"
@@ -530,7 +1072,8 @@ _DUCKDB_HELP = (
 
 def warehouse_from_url(url: str | None) -> Warehouse:
     """The warehouse a URL names: ``duckdb:///relative.duckdb``, ``duckdb:////abs.duckdb``, a
-    plain path ending in ``.duckdb``, or ``postgresql://user:pass@host:port/db``.
+    plain path ending in ``.duckdb``, ``postgresql://user:pass@host:port/db``, or
+    ``snowflake://USER@ACCOUNT/DATABASE?warehouse=WH&role=ROLE&password_env=VAR``.
 
     A URL golive cannot use raises :class:`WarehouseURLError` with the fix, before anything
     runs; the message never shows a password.
@@ -556,6 +1099,8 @@ def warehouse_from_url(url: str | None) -> Warehouse:
         if not rest.startswith("/") or rest in ("/", "//"):
             raise WarehouseURLError(f"'{url}' names no file: {_DUCKDB_HELP}")
         return DuckDBWarehouse(url)
+    if scheme == "snowflake":
+        return SnowflakeWarehouse(url)
     if scheme in ("postgresql", "postgres"):
         parts = urlsplit(url)
         if not (parts.hostname or "host=" in parts.query):
@@ -565,5 +1110,6 @@ def warehouse_from_url(url: str | None) -> Warehouse:
         return PostgresWarehouse(url)
     raise WarehouseURLError(
         f"unsupported warehouse '{scheme}://' in '{redact_url(url)}': golive runs on DuckDB "
-        f"({_DUCKDB_HELP}) or PostgreSQL (postgresql://user@host:port/database)"
+        f"({_DUCKDB_HELP}), PostgreSQL (postgresql://user@host:port/database) or Snowflake "
+        f"({_SNOWFLAKE_FORM})"
     )

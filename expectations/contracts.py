@@ -112,6 +112,8 @@ def _t(column: str) -> str:
 def _matches(dialect: str, text: str, pattern: str) -> str:
     if dialect == "duckdb":
         return f"regexp_full_match({text}, '{pattern}')"
+    if dialect == "snowflake":  # REGEXP_LIKE matches the whole text, as the patterns are anchored
+        return f"regexp_like({text}, '{pattern}')"
     return f"({text} ~ '{pattern}')"
 
 

@@ -207,6 +207,13 @@
     ({{ expr }} collate "C")
 {%- endmacro %}
 
+{#- "not materialized" before a CTE's body: PostgreSQL would materialize a CTE read more than
+    once without statistics (docs/stack.md); DuckDB takes the hint too, Snowflake has none. -#}
+{% macro cte_not_materialized() -%}
+    {{ return(adapter.dispatch('cte_not_materialized', 'golive')()) }}
+{%- endmacro %}
+{% macro default__cte_not_materialized() -%}not materialized{%- endmacro %}
+
 {#- Microseconds since the epoch of a timestamp, as an exact integer. -#}
 {% macro epoch_microseconds(ts) -%}
     {{ return(adapter.dispatch('epoch_microseconds', 'golive')(ts)) }}

@@ -59,7 +59,7 @@ lines as (
 
 -- not materialized: PostgreSQL would otherwise materialize the CTE without statistics and
 -- loop over every tier row per line (bench/rating.py: 20x slower with 1,500 tier rows)
-tiers as not materialized (
+tiers as {{ golive.cte_not_materialized() }} (
 
     select * from {{ ref('stg_price_tiers') }}
 
