@@ -27,7 +27,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from connectors.warehouse import Warehouse, quote_ident
+from connectors.warehouse import SnowflakeWarehouse, Warehouse, quote_ident
 from golive.plan import Plan
 
 
@@ -129,10 +129,22 @@ class MigrationResult:
     approval: dict | None = None
 
 
-def checksum_sql(relation: str, columns: list[str]) -> str:
+def checksum_sql(relation: str, columns: list[str], dialect: str = "") -> str:
     """md5 over the rows as text, in a deterministic order (the rows' own text): the same
-    table gives the same checksum on every run and every warehouse."""
+    table gives the same checksum on every run and every warehouse.
+
+    On Snowflake (``dialect``) the rows' md5s are joined in 256 buckets first (LISTAGG holds
+    at most 16 MB): the same table gives the same checksum on every run there, a value of its
+    own (its text of timestamps and decimals is its own too)."""
     row = " || '|' || ".join(f"coalesce(cast({quote_ident(c)} as varchar), '~')" for c in columns)
+    if dialect == "snowflake":
+        return (
+            "select md5(coalesce(listagg(bucket_text, '') within group (order by bucket), ''))"
+            " from (select bucket, md5(listagg(row_text, '') within group (order by row_text))"
+            " as bucket_text from (select md5("
+            f"{row}) as row_text, left(md5({row}), 2) as bucket from {relation}) as rows_of"
+            " group by bucket) as buckets"
+        )
     return (
         f"select md5(coalesce(string_agg(row_text, '' order by row_text), '')) "
         f"from (select md5({row}) as row_text from {relation}) as rows_of"
@@ -140,6 +152,8 @@ def checksum_sql(relation: str, columns: list[str]) -> str:
 
 
 def _columns(warehouse: Warehouse, con, schema: str, table: str) -> list[str]:
+    if isinstance(warehouse, SnowflakeWarehouse):  # upper-case catalog names
+        return warehouse.columns_in(con, schema, table)
     p = warehouse.param
     return [
         r[0]
@@ -161,12 +175,14 @@ def sandbox_checksums(warehouse: Warehouse) -> dict[str, str]:
                 columns = _query_columns(warehouse, con, promoted.query)
                 relation = f"({promoted.query}) as sandbox_rows"
                 out[promoted.table] = warehouse.fetch_in(
-                    con, checksum_sql(relation, columns), None
+                    con, checksum_sql(relation, columns, warehouse.dialect), None
                 )[0][0]
     return out
 
 
-def _query_columns(warehouse: Warehouse, con, query: str) -> list[str]:  # noqa: ARG001
+def _query_columns(warehouse: Warehouse, con, query: str) -> list[str]:
+    if isinstance(warehouse, SnowflakeWarehouse):
+        return warehouse.description_in(con, query)
     cursor = con.execute(f"select * from ({query}) as q limit 0")
     return [d[0] for d in cursor.description]
 
@@ -354,6 +370,9 @@ def migrate(
         raise
     tables = [p for p in PROMOTED if plan.migration.import_history or not p.history]
     try:
+        if isinstance(warehouse, SnowflakeWarehouse):
+            _promote_snowflake(warehouse, plan, tables, result, started, plan_digest)
+            return result
         with warehouse.connect() as con:
             run = warehouse.run_in
             run(con, "create schema if not exists production")
@@ -369,7 +388,7 @@ def migrate(
                     warehouse.fetch_in(con, f"select count(*) from {relation}", None)[0][0]
                 )
                 result.checksums[promoted.table] = warehouse.fetch_in(
-                    con, checksum_sql(relation, columns), None
+                    con, checksum_sql(relation, columns, warehouse.dialect), None
                 )[0][0]
             _write_deployment(warehouse, con, plan, result, plan_digest)
             result.status, result.reason = "promoted", "sign-off passed and approved"
@@ -384,17 +403,29 @@ def migrate(
         raise
 
 
-def _write_deployment(warehouse: Warehouse, con, plan: Plan, result: MigrationResult, digest):
+_DEPLOYMENT = (
+    "create table production.deployment (company varchar, plan_file varchar, "
+    "plan_digest varchar, usage_classification bigint, signoff_checked_at timestamp, "
+    "approval_id varchar, approved_by varchar, approved_at timestamp, "
+    "migration_run_id varchar, promoted_at timestamp, history_imported boolean)"
+)
+
+
+def _write_deployment(
+    warehouse: Warehouse,
+    con,
+    plan: Plan,
+    result: MigrationResult,
+    digest,
+    recreate: bool = True,
+):
     p = warehouse.param
     run = warehouse.run_in
-    run(con, "drop table if exists production.deployment")
-    run(
-        con,
-        "create table production.deployment (company varchar, plan_file varchar, "
-        "plan_digest varchar, usage_classification bigint, signoff_checked_at timestamp, "
-        "approval_id varchar, approved_by varchar, approved_at timestamp, "
-        "migration_run_id varchar, promoted_at timestamp, history_imported boolean)",
-    )
+    if recreate:
+        run(con, "drop table if exists production.deployment")
+        run(con, _DEPLOYMENT)
+    else:  # the table exists with these columns (Snowflake: no DDL in the transaction)
+        run(con, "delete from production.deployment")
     classification = None
     if warehouse.table_exists("raw", "usage_build_state"):
         rows = warehouse.fetch_in(
@@ -419,6 +450,68 @@ def _write_deployment(warehouse: Warehouse, con, plan: Plan, result: MigrationRe
             plan.migration.import_history,
         ],
     )
+
+
+#: Snowflake: where a promotion's tables are built before the transaction that promotes them
+SNOWFLAKE_NEXT_SCHEMA = "production_next"
+
+
+def _promote_snowflake(
+    warehouse: SnowflakeWarehouse,
+    plan: Plan,
+    tables: list[Promoted],
+    result: MigrationResult,
+    started: dt.datetime,
+    digest: str | None,
+) -> None:
+    """The promotion on Snowflake, where DDL commits the open transaction: every table is
+    built first in ``production_next`` (DDL, production untouched); the production tables are
+    made to exist with the same columns (DDL only for a table that is new or whose columns
+    changed, i.e. a first promotion or a golive upgrade); then ONE transaction of DML only
+    replaces the rows of every production table and of ``production.deployment``, and writes
+    the audit row: it commits whole or not at all, and readers see the old production or the
+    new one. Tables of history not imported are dropped, and ``production_next``, after the
+    commit."""
+    run = warehouse.run_in
+    nxt = SNOWFLAKE_NEXT_SCHEMA
+    with warehouse.connect() as con:
+        run(con, f"create schema if not exists production; create or replace schema {nxt}")
+        for promoted in tables:
+            run(con, f"create table {nxt}.{promoted.table} as {promoted.query}")
+        run(con, _DEPLOYMENT.replace("production.", f"{nxt}."))
+        for name in [p.table for p in tables] + ["deployment"]:
+            wanted = warehouse._column_types(con, nxt, name)
+            if warehouse._column_types(con, "production", name) != wanted:
+                # new, or other columns: re-created empty (its old rows stay in production_next)
+                if warehouse.table_exists("production", name):
+                    run(con, f"alter table production.{name} rename to {nxt}.{name}_previous")
+                run(con, f"create table production.{name} like {nxt}.{name}")
+        con.commit()
+        # from here: DML only, one transaction
+        for promoted in tables:
+            columns = warehouse.columns_in(con, nxt, promoted.table)
+            names = ", ".join(columns)
+            run(con, f"delete from production.{promoted.table}")
+            run(
+                con,
+                f"insert into production.{promoted.table} ({names}) "
+                f"select {names} from {nxt}.{promoted.table}",
+            )
+            relation = f"production.{promoted.table}"
+            result.row_counts[promoted.table] = int(
+                warehouse.fetch_in(con, f"select count(*) from {relation}", None)[0][0]
+            )
+            result.checksums[promoted.table] = warehouse.fetch_in(
+                con, checksum_sql(relation, columns, warehouse.dialect), None
+            )[0][0]
+        _write_deployment(warehouse, con, plan, result, digest, recreate=False)
+        result.status, result.reason = "promoted", "sign-off passed and approved"
+        _audit(warehouse, con, result, started)
+        con.commit()
+        for promoted in PROMOTED:
+            if promoted not in tables:
+                run(con, f"drop table if exists production.{promoted.table}")
+        run(con, f"drop schema if exists {nxt} cascade")
 
 
 def is_live(warehouse: Warehouse) -> bool:
