@@ -36,7 +36,7 @@ SPIKE_FACTOR = 10
 MAX_WINDOW_DAYS = 3660
 
 PROFILE_SCHEMA = "staging"
-BILLING_PERIODS = ("P1M", "P3M", "P1Y")
+BILLING_PERIODS = ("P1M", "P3M", "P6M", "P1Y", "P1W", "P1D")
 BILLING_TIMINGS = ("advance", "arrears")
 #: the accounts of docs/billing-rules.md §8
 ACCOUNTS = (
@@ -181,6 +181,7 @@ def rules(dialect: str) -> dict[str, list[Rule]]:
     customers, contracts, lines = "raw.customers", "raw.contracts", "raw.contract_lines"
     invoices, invoice_lines = "raw.legacy_invoices", "raw.legacy_invoice_lines"
     journal, usage = "raw.legacy_journal_entries", "raw.usage_events"
+    schedule = "raw.legacy_revenue_schedule"
     known_currency = "upper({v}) in (select currency from raw.currencies)"
 
     def ids(table: str, key: str) -> str:
@@ -375,6 +376,43 @@ def rules(dialect: str) -> dict[str, list[Rule]]:
                 "unknown_invoices",
                 journal,
                 "entry_id",
+                "invoice_id",
+                ids(invoices, "invoice_id"),
+            ),
+        ],
+        "legacy_revenue_schedule": [
+            _required(schedule, "invoice_id", ("invoice_id", "account", "recognition_date")),
+            _accepted(
+                "unreadable_recognition_dates",
+                "recognition_date is a date (YYYY-MM-DD); a row without one is compared in no "
+                "month",
+                schedule,
+                "invoice_id",
+                _t("recognition_date"),
+                _matches(dialect, _t("recognition_date"), _DATE),
+            ),
+            _accepted(
+                "unreadable_amounts",
+                "amount, when given, is a number (an unreadable one reads as 0)",
+                schedule,
+                "invoice_id",
+                _t("amount"),
+                _matches(dialect, _t("amount"), _NUMBER),
+            ),
+            _accepted(
+                "unrecognised_accounts",
+                "account is revenue, the one account golive recognises to (docs/accounting.md "
+                "§6)",
+                schedule,
+                "invoice_id",
+                f"lower({_t('account')})",
+                f"lower({_t('account')}) = 'revenue'",
+            ),
+            currency_rule(schedule, "invoice_id"),
+            reference(
+                "unknown_invoices",
+                schedule,
+                "account",
                 "invoice_id",
                 ids(invoices, "invoice_id"),
             ),

@@ -74,9 +74,27 @@ def _inputs(wh) -> None:
             {"contract_id": "K9", "product_id": "platform"},
         ],
     )
-    _raw(wh, "legacy_invoices", [])
+    invoice = {"customer_id": "C01", "currency": "USD", "total": "10"}
+    _raw(
+        wh,
+        "legacy_invoices",
+        [{"invoice_id": "I1", "period_start": "2026-09-01", "period_end": "2026-09-30", **invoice}],
+    )
     _raw(wh, "legacy_invoice_lines", [])
     _raw(wh, "legacy_journal_entries", [])
+    month = {"account": "revenue", "recognition_date": "2026-09-30", "amount": "10"}
+    _raw(
+        wh,
+        "legacy_revenue_schedule",
+        [
+            {"invoice_id": "I1", **month, "currency": "USD"},
+            {"invoice_id": "I1", **month, "recognition_date": ""},
+            {"invoice_id": "I1", **month, "recognition_date": "30/09/2026"},
+            {"invoice_id": "I1", **month, "amount": "ten"},
+            {"invoice_id": "I1", **month, "account": "Deferred_Revenue"},
+            {"invoice_id": "I404", **month, "currency": "XYZ"},
+        ],
+    )
     _raw(wh, "usage_events", [])
 
 
@@ -104,8 +122,18 @@ def test_each_rule_names_the_rows_that_break_it(warehouse_url, tmp_path):
         "unknown_products": "unknown_products: 1 (no_such_product: 1 row, e.g. K1)",
         "unknown_billing_timings": "unknown_billing_timings: 1 (later: 1 row, e.g. K1)",
     }
-    # an absent legacy file is not an unusable one; no usage at all blocks
     assert lines["legacy_invoices"] == {}
+    assert lines["legacy_revenue_schedule"] == {
+        "missing_required_fields": "missing_required_fields: 1 (no recognition_date: 1 row, "
+        "e.g. I1)",
+        "unreadable_recognition_dates": "unreadable_recognition_dates: 1 (30/09/2026: 1 row, "
+        "e.g. I1)",
+        "unreadable_amounts": "unreadable_amounts: 1 (ten: 1 row, e.g. I1)",
+        "unrecognised_accounts": "unrecognised_accounts: 1 (deferred_revenue: 1 row, e.g. I1)",
+        "unknown_currencies": "unknown_currencies: 1 (XYZ: 1 row, e.g. I404)",
+        "unknown_invoices": "unknown_invoices: 1 (I404: 1 row, e.g. revenue)",
+    }
+    # no usage at all blocks
     assert lines["usage_events"] == {"events_received": "events_received: 0"}
     assert [r.rule.name for r in results["usage_events"].failing(blocking=True)] == [
         "events_received"

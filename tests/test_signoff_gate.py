@@ -110,14 +110,16 @@ def test_failing_signoff_holds_migration_and_alerts(tmp_path, receiver, monkeypa
     failed = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE]))
     assert len(failed) == 1
     event = instance.all_logs(failed[0].run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0]
-    context = dg.build_run_status_sensor_context(
+    # the plan resource opens per run (it tags the run), so the context is entered, as the
+    # daemon does
+    with dg.build_run_status_sensor_context(
         sensor_name="alert_on_failure",
         dagster_event=event.dagster_event,
         dagster_instance=instance,
         dagster_run=failed[0],
         resources={"alerts": AlertsResource(urls=url), "plan": PlanResource(path=str(plan))},
-    ).for_run_failure()
-    alert_on_failure(context)
+    ) as context:
+        alert_on_failure(context.for_run_failure())
     assert len(received) == 2
     # the sensor's alert says it in the same words, about the same run
     assert received[1]["title"] == title
