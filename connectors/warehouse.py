@@ -692,10 +692,23 @@ class SnowflakeWarehouse(Warehouse):
     def lock_key(self) -> str:
         return f"snowflake:{self.account.lower()}/{self.database.upper()}"
 
+    @property
+    def _pool_key(self) -> str:
+        """What a pooled connection is: the whole URL (host, port, user, role, warehouse) and
+        the credentials, so that a connection is only reused by the same identity on the same
+        server (``lock_key`` names the database, which many identities share)."""
+        import hashlib
+
+        secrets = "\0".join(v or "" for v in self._credentials())
+        return self.url + "#" + hashlib.sha256(secrets.encode()).hexdigest()
+
+    def _credentials(self) -> tuple[str | None, ...]:
+        return (self.password, self.private_key, self.private_key_passphrase)
+
     def secrets(self) -> list[str]:
         from urllib.parse import quote
 
-        values = [self.password, self.private_key, self.private_key_passphrase]
+        values = list(self._credentials())
         out = [v for v in values if v]
         out += [quote(v, safe="") for v in out]
         if self.private_key:  # its lines, as a message might quote a part of it
@@ -770,7 +783,7 @@ class SnowflakeWarehouse(Warehouse):
 
         now = time.monotonic()
         with _SNOWFLAKE_POOL_LOCK:
-            idle = _SNOWFLAKE_POOL.get(self.lock_key, [])
+            idle = _SNOWFLAKE_POOL.get(self._pool_key, [])
             while idle:
                 since, con = idle.pop()
                 if now - since < _SNOWFLAKE_POOL_IDLE_SECONDS and not con.is_closed():
@@ -783,7 +796,7 @@ class SnowflakeWarehouse(Warehouse):
         import time
 
         with _SNOWFLAKE_POOL_LOCK:
-            idle = _SNOWFLAKE_POOL.setdefault(self.lock_key, [])
+            idle = _SNOWFLAKE_POOL.setdefault(self._pool_key, [])
             if len(idle) < 2:
                 idle.append((time.monotonic(), con))
                 return

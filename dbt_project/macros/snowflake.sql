@@ -100,10 +100,10 @@
     regexp_like({{ text }}, '{{ pattern }}')
 {%- endmacro %}
 
-{#- TRY_TO_DECIMAL rounds half away from zero at 10 places and is NULL beyond NUMBER(38, 10). -#}
-{% macro snowflake__try_decimal(text) -%}
-    case when {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}
-        then try_to_decimal(trim({{ text }}), 38, 10) end
+{#- A text of the number shape as NUMBER(38, 10): TRY_TO_DECIMAL rounds half away from zero at
+    10 places and is NULL beyond NUMBER(38, 10), as DuckDB's TRY_CAST. -#}
+{% macro snowflake__number_from_text(text) -%}
+    try_to_decimal(trim({{ text }}), 38, 10)
 {%- endmacro %}
 
 {#- TRY_TO_NUMBER, not TRY_CAST: timestamp_from_parts makes its one "cast(" a safe one by text
