@@ -11,6 +11,7 @@ translation, so the asset and check results are the ones ``DbtCliResource`` woul
 
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -25,11 +26,15 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 
 from connectors.warehouse import Warehouse, quote_ident
+from golive.usage import record_built_on
 from orchestration.resources import PlanResource, WarehouseResource
 from orchestration.stages import STAGES
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 TARGET_DIR = DBT_PROJECT_DIR / "target"
+#: where each warehouse's step folders go instead of ``target/runs`` (the test suite gives each
+#: test its own)
+RUNS_DIR_ENV = "GOLIVE_DBT_RUNS_DIR"
 
 #: Stages that have dbt models (their dbt tag has the same name).
 DBT_STAGES = ("sandbox_load", "metering", "billing", "parallel_test")
@@ -43,6 +48,28 @@ _RESULT_EVENTS = frozenset(
 
 # dbt's programmatic runner is not re-entrant: one invocation at a time per process.
 _DBT_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def _folder_lock(name: str) -> Iterator[None]:
+    """Hold one of the dbt target folders every process shares (``manifest``, a parse, the
+    inline compiles) against other processes while dbt writes it: two Dagster runs on two
+    warehouses, each in its own process, may parse at the same moment."""
+    from filelock import FileLock
+
+    locks = TARGET_DIR / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"{name}.lock")):
+        yield
+
+
+def runs_folder(warehouse: Warehouse) -> Path:
+    """The folder of one warehouse's step folders: ``target/runs/<dialect>-<key digest>``
+    (``$GOLIVE_DBT_RUNS_DIR`` instead of ``target/runs`` when set). Runs on one warehouse never
+    overlap (its lock); runs on two warehouses may, so each has its own."""
+    root = os.environ.get(RUNS_DIR_ENV)
+    digest = hashlib.sha256(warehouse.lock_key.encode()).hexdigest()[:12]
+    return (Path(root) if root else TARGET_DIR / "runs") / f"{warehouse.dialect}-{digest}"
 
 
 def _newest_source_mtime() -> float:
@@ -100,7 +127,8 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
     key = (target, _newest_source_mtime())
     if key not in _PARSED:
         ensure_manifest()
-        with scoped_dbt_environment(env):
+        folder = TARGET_DIR / f"parse-{target}"
+        with scoped_dbt_environment(env), _folder_lock(folder.name):
             # one folder per adapter, so that each keeps its own partial parse (dbt parses
             # again from scratch when the adapter changes); the nodes are those of
             # target/manifest.json, which the assets come from
@@ -110,7 +138,7 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
                     "--quiet",
                     "--log-level-file",
                     "none",
-                    *_location_args(TARGET_DIR / f"parse-{target}"),
+                    *_location_args(folder),
                 ]
             )
         if not result.success:
@@ -149,9 +177,15 @@ def ensure_manifest() -> Path:
     from dbt.cli.main import dbtRunner
 
     manifest = dbt_project.manifest_path
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime():
+
+    def fresh() -> bool:
+        return manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime()
+
+    if fresh():
         return manifest
-    with _DBT_LOCK:
+    with _DBT_LOCK, _folder_lock("manifest"):
+        if fresh():  # another process parsed it while this one waited
+            return manifest
         try:
             with scoped_dbt_environment({"GOLIVE_DBT_TARGET": "duckdb"}):
                 result = dbtRunner().invoke(
@@ -234,7 +268,7 @@ def compile_inline(sql: str, env: Mapping[str, str]) -> str:
     with _DBT_LOCK:
         try:
             parsed = _parsed_project(env)
-            with scoped_dbt_environment(env):
+            with scoped_dbt_environment(env), _folder_lock("inline"):
                 result = dbtRunner(manifest=parsed).invoke(
                     [
                         "compile",
@@ -376,9 +410,9 @@ class DbtResource(dg.ConfigurableResource):
             dagster_dbt_translator=dagster_translator,
             current_dbt_indirect_selection_env=None,
         )
-        # one folder per step, overwritten by its next run: the last compiled SQL stays there to
-        # read (runs on one warehouse never overlap, so neither do their steps)
-        target_path = TARGET_DIR / "runs" / context.op.name
+        # one folder per warehouse and step, overwritten by its next run: the last compiled SQL
+        # stays there to read
+        target_path = runs_folder(warehouse) / context.op.name
         run = invoke_dbt(
             build_args(
                 selection,
@@ -456,6 +490,8 @@ def stage_dbt_assets(
         wh = warehouse.get()
         if not daily:
             events = list(dbt.build(context, wh))
+            if stage in ("billing", "parallel_test"):
+                record_built_on(wh, stage)  # what built_on_current_usage compares with
         elif stage == "sandbox_load":
             events = list(_classify(context, dbt, wh, plan.get()))
         else:

@@ -25,10 +25,12 @@ def dbt_manifest():
 
 @pytest.fixture(autouse=True)
 def working_folder(tmp_path_factory, monkeypatch):
-    """Each test keeps its GX evidence and sign-off reports in a folder of its own, never in
-    the checkout (tests of the working folder itself unset ``GOLIVE_WORKDIR``)."""
+    """Each test keeps its GX evidence, sign-off reports and dbt runs in a folder of its own,
+    never in the checkout (tests of the working folder itself unset ``GOLIVE_WORKDIR``)."""
     folder = tmp_path_factory.mktemp("workdir")
     monkeypatch.setenv("GOLIVE_WORKDIR", str(folder))
+    # and its dbt step folders (compiled SQL, run results), outside the checkout
+    monkeypatch.setenv("GOLIVE_DBT_RUNS_DIR", str(folder / "dbt-runs"))
     return folder
 
 
