@@ -17,6 +17,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -494,11 +495,12 @@ class PostgresWarehouse(Warehouse):
             "create table if not exists audit.warehouse_holders (backend_pid integer, "
             "holder text, host text, os_pid integer, since text)"
         )
-        con.execute("delete from audit.warehouse_holders")
-        con.execute(
-            "insert into audit.warehouse_holders values (pg_backend_pid(), %s, %s, %s, %s)",
-            [info["holder"], info["host"], info["pid"], info["since"]],
-        )
+        with con.transaction():  # a second run never reads the table between the two
+            con.execute("delete from audit.warehouse_holders")
+            con.execute(
+                "insert into audit.warehouse_holders values (pg_backend_pid(), %s, %s, %s, %s)",
+                [info["holder"], info["host"], info["pid"], info["since"]],
+            )
         return con.close
 
     def _busy_message(self, con: Any) -> str:
@@ -510,12 +512,18 @@ class PostgresWarehouse(Warehouse):
         who = ""
         if row:
             held = None
-            with contextlib.suppress(Exception):
-                held = con.execute(
-                    "select holder, os_pid, host, since from audit.warehouse_holders "
-                    "where backend_pid = %s",
-                    [row[0]],
-                ).fetchone()
+            # the holder notes who it is right after it took the lock: give it a moment
+            deadline = time.monotonic() + 3
+            while held is None:
+                with contextlib.suppress(Exception):
+                    held = con.execute(
+                        "select holder, os_pid, host, since from audit.warehouse_holders "
+                        "where backend_pid = %s",
+                        [row[0]],
+                    ).fetchone()
+                if held is not None or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
             who = (
                 f": {held[0]} (PID {held[1]} on {held[2]}, since {held[3]})"
                 if held
