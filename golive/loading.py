@@ -8,9 +8,12 @@ with the batch that brought it (``_batch``) and its place in arrival order (``_r
 only growing), so that staging can classify exactly what is new and an event id seen on an
 earlier day is recognised when it arrives again. A source without ``incremental_column`` is
 read whole each time: its batch replaces everything (a full reload, and a full rebuild of the
-usage models); one with it appends what is new since the watermark (``raw.source_watermarks``),
-compared in the column's real type. ``raw.usage_batches`` says, per batch, what the pull read,
-loaded and skipped.
+usage models), except for files (a glob of CSV or Parquet files, where events arrive as new
+files beside the old ones): when every file an earlier pull read is still there unchanged (size
+and modification time, ``raw.source_files``), only the new files are read and appended; one
+changed or removed file reloads them all. A source with ``incremental_column`` appends what is
+new since the watermark (``raw.source_watermarks``), compared in the column's real type.
+``raw.usage_batches`` says, per batch, what the pull read, loaded and skipped.
 """
 
 from __future__ import annotations
@@ -181,11 +184,12 @@ def _stamped(
 def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
     """Pull the usage events as the next batch of ``raw.usage_events``.
 
-    Without ``incremental_column`` the source is read whole and its batch replaces every row
-    (the usage models are then rebuilt). With it, only rows at or past the watermark are read
-    (in the column's type), files of a glob that earlier pulls read whole and that have not
-    changed are not opened again, rows identical to ones already loaded at the watermark are
-    skipped, and the rest are appended. All of it lands in one transaction.
+    Without ``incremental_column`` a database source is read whole and its batch replaces
+    every row (the usage models are then rebuilt); so are files, unless every file read before
+    is unchanged, when only the new files are read and appended. With it, only rows at or past
+    the watermark are read (in the column's type), files of a glob that earlier pulls read whole
+    and that have not changed are not opened again, rows identical to ones already loaded at the
+    watermark are skipped, and the rest are appended. All of it lands in one transaction.
     """
     spec = source_spec(plan, USAGE)
     if spec is None:  # required by the plan model; kept for direct calls
@@ -197,12 +201,15 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
     appending = bool(column) and exists
     previous = _previous_watermark(warehouse, column) if appending else None
     appending = appending and previous is not None
-    known: dict[str, tuple[int, int]] = {}
     files: list[str] = []
     if spec.connector in ("csv", "parquet"):
+        present = file_list(spec)
+        known = _known_files(warehouse) if exists else {}
+        unchanged = {path for path in present if known.get(path) == _file_state(path)}
+        if not column:
+            # new files beside ones read before, all of them as they were: append the new ones
+            appending = bool(known) and unchanged == set(known)
         if appending:
-            known = _known_files(warehouse)
-            unchanged = {path for path in file_list(spec) if known.get(path) == _file_state(path)}
             spec = replace(spec, skip_files=frozenset(unchanged))
         files = file_list(spec)
     spec = replace(spec, watermark=previous)
@@ -225,7 +232,10 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
     target = f"raw.{quote_ident(USAGE)}"
     with warehouse.connect() as con:
         skipped = 0
-        if appending:
+        if appending and not column:
+            run(con, f"insert into {target} select * from raw.{incoming}")
+            run(con, f"drop table raw.{incoming}")
+        elif appending:
             # rows at the watermark were read again (ties); those already loaded are skipped
             contract = list(DATASET_COLUMNS[USAGE][0] + DATASET_COLUMNS[USAGE][1])
             same = " and ".join(

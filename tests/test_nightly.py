@@ -149,3 +149,44 @@ def test_three_nights_equal_a_full_rebuild_every_night(warehouse_url, tmp_path):
     assert run_usage(plan, warehouse_url, first_day="2026-09-15").success
     assert _state(warehouse_url)["aggregates"] == before["aggregates"]
     assert _state(warehouse_url)["totals"] == before["totals"]
+
+
+def _drop_seq(path: Path) -> None:
+    rows = list(csv.DictReader(path.open()))
+    with path.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=HEADER[1:], extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_nights_as_new_files_append_only_them_and_a_changed_file_reloads_all(tmp_path):
+    """Without an incremental column, a glob of files is read whole the first time; a night's
+    new file beside the ones read before, all unchanged, is the only one read (and appended,
+    so the usage models run incrementally); an old file rewritten reloads every file."""
+    plan = _company(tmp_path)
+    plan.write_text(plan.read_text().replace(", incremental_column: seq", ""))
+    _drop_seq(plan.parent / "data" / "usage_2026_09.csv")  # else seq would be a property
+    url = f"duckdb:///{tmp_path}/warehouse.duckdb"
+    assert run_stages(plan, url, through="billing").success
+    wh = warehouse_from_url(url)
+    for night in (1, 2, 3):
+        _add_night(plan, night)
+        _drop_seq(plan.parent / "data" / f"usage_night_{night}.csv")
+        outcome = run_usage(plan, url)
+        assert outcome.success, outcome.error
+        batch = outcome.metadata["raw/usage_events"]
+        assert (batch["mode"], batch["rows_read"], batch["rows_loaded"]) == ("append", 3, 3)
+        assert run_stages(plan, url, through="billing").success
+        assert _state(url) == _full_rebuild(plan, tmp_path, night), f"night {night}"
+    assert _state(url)["totals"] == (1410 + 9, 1410 + 9 - 3 - 4, 3, 4)
+
+    # night 2's file corrected in place: every file is read again, and the batch replaces all
+    night_2 = plan.parent / "data" / "usage_night_2.csv"
+    night_2.write_text(night_2.read_text().replace("999", "998"))
+    outcome = run_usage(plan, url)
+    assert outcome.success, outcome.error
+    batch = outcome.metadata["raw/usage_events"]
+    assert (batch["mode"], batch["rows_read"]) == ("full", 1410 + 9)
+    assert wh.scalar("select count(*) from raw.usage_events") == 1410 + 9
+    assert run_stages(plan, url, through="billing").success
+    assert _state(url) == _full_rebuild(plan, tmp_path, 4)

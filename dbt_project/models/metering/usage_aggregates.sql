@@ -16,7 +16,7 @@
     America/New_York, not 744). The level before the first event of a period is 0.
 
     Incremental: only the periods in int_usage_affected_periods are deleted and recomputed,
-    each from all of its days. #}
+    each from all of its days (a customer's days from the first of its recomputed periods on). #}
 -- depends_on: {{ ref('int_usage_affected_periods') }}
 with settings as (
 
@@ -38,6 +38,19 @@ affected as (
     select * from {{ ref('int_usage_affected_periods') }}
 
 ),
+
+-- per affected customer, the first day any of its recomputed periods can hold (NULL: all of
+-- them, its contracts changed), so that a night reads the days of the open periods, not all
+-- of the customer's history
+affected_customers as (
+
+    select
+        customer_id,
+        case when count(*) = count(contract_id) then min(period_start) end as from_day
+    from affected
+    group by customer_id
+
+),
 {% endif %}
 
 days as (
@@ -45,7 +58,9 @@ days as (
     select daily.*
     from {{ ref('int_usage_daily') }} as daily
     {%- if is_incremental() %}
-    where daily.customer_id in (select affected.customer_id from affected)
+    inner join affected_customers
+        on daily.customer_id = affected_customers.customer_id
+        and (affected_customers.from_day is null or daily.event_day >= affected_customers.from_day)
     {%- endif %}
 
 ),

@@ -13,7 +13,7 @@
     arrived since the last run are looked at again, with every copy they have. -#}
 with events as (
 
-    select received_no, event_id, customer_id, event_name, timestamp_text, properties_text
+    select received_no, event_id
     from {{ ref('stg_usage_events') }}
     where event_id is not null
 
@@ -53,23 +53,24 @@ counted as (
 
 ),
 
--- the payloads are compared only where an id came more than once (few ids, on any day)
+-- the payloads are read and compared only where an id came more than once (few ids, on any
+-- day): the ids and arrival numbers above are all the rest needs
 compared as (
 
     select
-        copies.event_id,
+        payloads.event_id,
         {%- set payload = ['customer_id', 'event_name', 'timestamp_text', 'properties_text'] %}
         (
         {%- for column in payload %}
-            coalesce(min(copies.{{ column }}) <> max(copies.{{ column }}), false)
-            or (count(copies.{{ column }}) > 0 and count(copies.{{ column }}) < count(*))
+            coalesce(min(payloads.{{ column }}) <> max(payloads.{{ column }}), false)
+            or (count(payloads.{{ column }}) > 0 and count(payloads.{{ column }}) < count(*))
             {%- if not loop.last %} or{% endif %}
         {%- endfor %}
         ) as is_conflict
-    from copies
-    inner join counted on copies.event_id = counted.event_id
+    from {{ ref('stg_usage_events') }} as payloads
+    inner join counted on payloads.event_id = counted.event_id
     where counted.copies > 1
-    group by copies.event_id
+    group by payloads.event_id
 
 ),
 
