@@ -178,6 +178,8 @@ def backfill(
         console.print(f"[red]{escape(str(exc))}[/red]")
         sys.exit(EXIT_WAREHOUSE_BUSY)
     _stage_line("usage", outcome)
+    for name, warning in sorted(outcome.warnings.items()):
+        console.print(f"  [yellow]! {escape(name)}[/yellow]: {escape(warning)}")
     sys.exit(0 if outcome.success else EXIT_STAGE_FAILED)
 
 

@@ -146,3 +146,58 @@ def plan_metering(warehouse: Warehouse) -> MeteringPlan:
 def record_metering(warehouse: Warehouse, done: MeteringPlan) -> None:
     """Note a metering that succeeded."""
     _write(warehouse, "metering", done.through_seq, done.generation, "")
+
+
+# -- what billing, the parallel test and the sign-off were built on ----------------------------
+
+
+def newest_usage_batch(warehouse: Warehouse) -> int:
+    """The newest usage batch that brought events (0 before any)."""
+    if not warehouse.table_exists("raw", "usage_batches"):
+        return 0
+    return int(
+        warehouse.scalar(
+            "select coalesce(max(batch_no), 0) from raw.usage_batches where rows_loaded > 0"
+        )
+    )
+
+
+def record_built_on(warehouse: Warehouse, stage: str) -> None:
+    """Note that ``stage`` (billing, parallel_test, signoff) was just built on the usage
+    loaded so far (``raw.usage_build_state``, its batch as ``seq``)."""
+    _write(warehouse, stage, newest_usage_batch(warehouse), 0, "")
+
+
+@dataclass(frozen=True)
+class UsageSince:
+    """The usage batch a stage was built on (None: never), the newest, and the events the
+    batches in between loaded."""
+
+    built_on: int | None
+    newest: int
+    events: int
+
+    @property
+    def current(self) -> bool:
+        return self.built_on is not None and self.built_on >= self.newest
+
+
+def usage_since(warehouse: Warehouse, stage: str) -> UsageSince:
+    """What usage arrived after ``stage`` was last built."""
+    newest = newest_usage_batch(warehouse)
+    built_on = None
+    if warehouse.table_exists("raw", STATE):
+        rows = warehouse.query(
+            f"select seq from raw.{STATE} where model_set = {warehouse.param}", [stage]
+        )
+        built_on = int(rows[0][0]) if rows else None
+    events = 0
+    if newest and (built_on or 0) < newest:
+        events = int(
+            warehouse.scalar(
+                "select coalesce(sum(rows_loaded), 0) from raw.usage_batches "
+                f"where batch_no > {warehouse.param}",
+                [built_on or 0],
+            )
+        )
+    return UsageSince(built_on, newest, events)

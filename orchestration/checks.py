@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from expectations.evidence import data_docs_index, working_folder
 from expectations.signoff import Criterion, signoff_rows, validate_signoff
+from golive.usage import record_built_on
 from orchestration.resources import PlanResource, WarehouseResource
 
 SIGNOFF_KEY = dg.AssetKey(["sandbox", "signoff"])
@@ -115,6 +116,7 @@ def signoff(context: dg.AssetExecutionContext, plan: PlanResource, warehouse: Wa
     The measures are numeric metadata; the report (Markdown and HTML) is attached."""
     summary = read_summary(warehouse)
     criteria = run_signoff(plan, warehouse, summary)
+    record_built_on(warehouse.get(), "signoff")  # what built_on_current_usage compares with
     failing = [c for c in criteria if not c.passed]
     try:
         report = report_metadata(plan, warehouse)

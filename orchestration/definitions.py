@@ -18,6 +18,7 @@ from dagster_shared.record import replace
 from golive.alerts import ALERT_URLS_ENV
 from golive.plan import Plan, PlanError
 from orchestration.dbt import dbt_resource
+from orchestration.freshness import CHECKS as FRESHNESS_CHECKS
 from orchestration.partitions import usage_partitions
 from orchestration.resources import (
     PLAN_ENV,
@@ -96,6 +97,7 @@ def build_definitions(plan_path: str | None = None, **resource_args) -> dg.Defin
     return dg.Definitions.merge(
         *(module.definitions(partitions) for module in STAGE_MODULES),
         dg.Definitions(
+            asset_checks=FRESHNESS_CHECKS,
             jobs=[with_run_tags(onboarding_job, tags), nightly],
             schedules=[nightly_schedule(nightly)],
             sensors=[alert_on_failure],

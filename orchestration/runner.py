@@ -41,6 +41,8 @@ class StageResult:
     metadata: dict[str, dict] = field(default_factory=dict)
     #: the asset checks the stage ran: "asset/check" -> passed
     checks: dict[str, bool] = field(default_factory=dict)
+    #: what each failed check said: "asset/check" -> its description
+    warnings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -197,11 +199,7 @@ def run_stages(
                 stage_result.metadata[m.asset_key.to_user_string()] = {
                     k: getattr(v, "value", v) for k, v in m.metadata.items()
                 }
-            for evaluation in result.get_asset_check_evaluations():
-                key = evaluation.asset_check_key
-                stage_result.checks[f"{key.asset_key.to_user_string()}/{key.name}"] = (
-                    evaluation.passed
-                )
+            _record_checks(stage_result, result)
             if not result.success:
                 cause, error, _, _ = failure_cause(_step_failures(result))
                 stage_result.error = warehouse.scrub(error)
@@ -229,6 +227,16 @@ def run_stages(
         )
         send_alert(title, body)
     return run
+
+
+def _record_checks(stage: StageResult, result) -> None:
+    """The asset checks a run evaluated: passed or not, and what a failed one said."""
+    for evaluation in result.get_asset_check_evaluations():
+        key = evaluation.asset_check_key
+        name = f"{key.asset_key.to_user_string()}/{key.name}"
+        stage.checks[name] = evaluation.passed
+        if not evaluation.passed and evaluation.description:
+            stage.warnings[name] = evaluation.description
 
 
 def run_usage(
@@ -287,6 +295,7 @@ def run_usage(
         outcome.metadata[m.asset_key.to_user_string()] = {
             k: getattr(v, "value", v) for k, v in m.metadata.items()
         }
+    _record_checks(outcome, result)
     if not result.success:
         cause, error, _, _ = failure_cause(_step_failures(result))
         outcome.error = warehouse.scrub(error)

@@ -3,12 +3,14 @@
 The nightly job is the partitioned usage job: it pulls what arrived, classifies it against all
 history and re-aggregates the days it touched (late events into closed periods included). It
 refreshes the sandbox; after go-live it also brings ``production.usage_aggregates`` up to date.
-Billing, the parallel test and the sign-off are downstream: an automation condition refreshes
-them after a nightly run (see definitions.py), so nobody signs off on yesterday's usage.
+Billing, the parallel test and the sign-off are downstream and are not rebuilt by it: the
+job ends with their ``built_on_current_usage`` checks (orchestration/freshness.py), which warn
+once usage arrived after they were built, so nobody signs off on yesterday's usage unknowingly.
 """
 
 import dagster as dg
 
+from orchestration.freshness import checks_selection
 from orchestration.stages.sandbox_load import USAGE_KEY
 
 USAGE_GROUPS = ("sandbox_load", "metering")
@@ -21,7 +23,9 @@ def nightly_job(partitions: dg.PartitionsDefinition):
         selection=(
             dg.AssetSelection.keys(USAGE_KEY).downstream() & dg.AssetSelection.groups(*USAGE_GROUPS)
         )
-        | dg.AssetSelection.keys(dg.AssetKey(["production", "usage_aggregates"])),
+        | dg.AssetSelection.keys(dg.AssetKey(["production", "usage_aggregates"]))
+        # and then whether billing, the parallel test and the sign-off are still current
+        | checks_selection(),
         partitions_def=partitions,
         description="Pull the usage that arrived, classify it against all history and "
         "re-aggregate every day and period it touches; after go-live, production's usage too.",
