@@ -1,7 +1,14 @@
 {#- Contract lines typed, each row accepted or quarantined with the first reason that applies
     (docs/billing-rules.md §11.3). Two identical lines are two lines (a contract may buy one
     product twice). line_no numbers a contract's accepted lines from its input alone: by
-    product, then by every other column's text, byte-wise, the same on every warehouse. -#}
+    product, then by every other column's text in the dataset's column order, byte-wise, a
+    missing value after any text, the same on every warehouse (§11.4). -#}
+{%- set line_columns = [
+    'quantity_text', 'billing_timing_given', 'free_units_text', 'discount_percent_text',
+    'discount_amount_text', 'minimum_commitment_text', 'price_override_text', 'skip_zero_text',
+    'start_date_text', 'end_date_text', 'prorate_commitment_text', 'maximum_amount_text',
+    'tax_rate_percent_text', 'tax_code'
+] %}
 with source as (
 
     select * from {{ source('raw', 'contract_lines') }}
@@ -107,13 +114,7 @@ typed as (
             {{ golive.number_problem_between('maximum_amount_text', 0, 1000000000000, false) }},
             {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }}
         ) as number_problem,
-        products.model as product_model,
-        {{ golive.row_text([
-            'quantity_text', 'billing_timing_given', 'free_units_text', 'discount_percent_text',
-            'discount_amount_text', 'minimum_commitment_text', 'skip_zero_text',
-            'price_override_text', 'start_date_text', 'end_date_text', 'prorate_commitment_text',
-            'maximum_amount_text', 'tax_rate_percent_text', 'tax_code'
-        ]) }} as row_text
+        products.model as product_model
     from cleaned
     left join products on cleaned.product_id = products.product_id
     left join overrides on cleaned.price_override_text = overrides.override_text
@@ -157,7 +158,10 @@ final as (
         checked.*,
         case when rejection_reason is null then row_number() over (
             partition by contract_id, rejection_reason is null
-            order by {{ golive.binary_order('product_id') }}, {{ golive.binary_order('row_text') }}
+            order by {{ golive.binary_order('product_id') }}
+            {%- for column in line_columns %},
+                {{ golive.binary_order(column) }} nulls last
+            {%- endfor %}
         ) end as line_no
     from checked
 
