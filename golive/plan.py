@@ -1284,6 +1284,15 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
                 (f"sources.{name}", "unknown dataset", f"use one of: {', '.join(DATASETS)}")
             )
     for name, src in plan.sources.items():
+        if src.incremental_column and name != "usage_events":
+            problems.append(
+                (
+                    f"sources.{name}.incremental_column",
+                    f"only usage events are pulled incrementally; {name} is replaced whole "
+                    "at every load",
+                    "remove incremental_column from this source",
+                )
+            )
         for contract_col, source_col in src.columns.items():
             if not _IDENT.match(source_col):
                 problems.append(

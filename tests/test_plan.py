@@ -1070,3 +1070,20 @@ def test_the_field_tables_cover_every_pricing_and_tier_field():
     assert listed | common == set(Pricing.model_fields)
     tier_fields = {f for fields in (*TIER_FIELDS.values(), *TIER_OPTIONAL.values()) for f in fields}
     assert tier_fields | {"up_to"} == set(Tier.model_fields)
+
+
+def test_an_incremental_column_on_a_dataset_replaced_whole_is_refused(tmp_path):
+    path = write_plan(
+        tmp_path,
+        BASE_PLAN,
+        (
+            "customers:      {connector: csv, path: data/customers.csv}",
+            "customers:      {connector: csv, path: data/customers.csv, incremental_column: seq}",
+        ),
+    )
+    assert_problem(
+        plan_error(path),
+        "sources.customers.incremental_column",
+        "only usage events are pulled incrementally",
+        "remove incremental_column",
+    )
