@@ -44,6 +44,9 @@ def failure_cause(step_failures: list) -> tuple[str, str, list[dict], str | None
     name="alert_on_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
     monitor_all_code_locations=False,
+    description="When a run fails (a stage, a blocking input contract, the sign-off gate), "
+    "sends one alert to every apprise URL in GOLIVE_ALERT_URLS: the cause in words, the "
+    "failing criteria with what was observed, what to do and the run's page.",
 )
 def alert_on_failure(
     context: dg.RunFailureSensorContext, alerts: AlertsResource, plan: PlanResource
