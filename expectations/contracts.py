@@ -401,8 +401,7 @@ def rules(dialect: str) -> dict[str, list[Rule]]:
             ),
             _accepted(
                 "unrecognised_accounts",
-                "account is revenue, the one account golive recognises to (docs/accounting.md "
-                "§6)",
+                "account is revenue, the one account golive recognises to (docs/accounting.md §6)",
                 schedule,
                 "invoice_id",
                 f"lower({_t('account')})",
