@@ -37,7 +37,8 @@ cleaned as (
 
 ),
 
-parted as (
+-- the parts once per row (PostgreSQL would compute them again for every part read)
+parted as {{ golive.cte_materialized() }} (
 
     select
         cleaned.*,
