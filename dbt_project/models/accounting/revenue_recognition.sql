@@ -78,9 +78,16 @@ lines as (
 
 ),
 
+-- only as many offsets as the longest schedule has dates (a month-end schedule has a few):
+-- PostgreSQL joins them to every line by a nested loop
 offsets as (
 
-    {{ golive.integer_series_0_999() }}
+    select series.n
+    from ({{ golive.integer_series_0_999() }}) as series
+    where series.n < (select max(dated.dates) from (
+        select case when schedule = 'daily' then service_days else service_months end as dates
+        from lines
+    ) as dated)
 
 ),
 

@@ -86,7 +86,9 @@ customers as (
 
 ),
 
-discounted as (
+-- materialized on PostgreSQL, as the next three: each amount computed once, not copied into
+-- every expression of the CTEs that read it
+discounted as {{ golive.cte_materialized() }} (
 
     select
         line_sums.*,
@@ -109,7 +111,7 @@ discounted as (
 
 ),
 
-committed as (
+committed as {{ golive.cte_materialized() }} (
 
     select
         discounted.*,
@@ -120,7 +122,7 @@ committed as (
 
 ),
 
-capped as (
+capped as {{ golive.cte_materialized() }} (
 
     select
         committed.*,
@@ -136,7 +138,7 @@ capped as (
 
 -- what the coupon may take off: the invoice so far, or, for a coupon limited to products,
 -- those products' lines (never more than the invoice so far)
-eligible as (
+eligible as {{ golive.cte_materialized() }} (
 
     select
         capped.*,

@@ -68,7 +68,8 @@ filtered as (
 
 ),
 
-valued as (
+-- each property read from the JSON once per row (PostgreSQL would read it again for every use)
+valued as {{ golive.cte_materialized() }} (
 
     select
         received_no,
