@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     tags=['daily'],
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where exists (select 1 from {{ ref('int_usage_affected_periods') }} as affected where affected.customer_id = {{ this }}.customer_id and (affected.contract_id is null or (affected.contract_id = {{ this }}.contract_id and affected.period_start = {{ this }}.period_start))){% endif %}",
+    pre_hook=["{{ golive.no_nested_loops() }}", "{% if is_incremental() %}delete from {{ this }} where exists (select 1 from {{ ref('int_usage_affected_periods') }} as affected where affected.customer_id = {{ this }}.customer_id and (affected.contract_id is null or (affected.contract_id = {{ this }}.contract_id and affected.period_start = {{ this }}.period_start))){% endif %}"],
 ) }}
 
 {#- Billable quantities (docs/billing-rules.md §6): per customer, contract, metric, billing
