@@ -505,7 +505,9 @@ class PostgresWarehouse(Warehouse):
 
     def _busy_message(self, con: Any) -> str:
         row = con.execute(
+            # pg_locks is the whole server's: this database's lock, not another golive's
             "select l.pid from pg_locks l where l.locktype = 'advisory' and l.granted "
+            "and l.database = (select oid from pg_database where datname = current_database()) "
             "and (l.classid::bigint << 32 | l.objid::bigint) = %s limit 1",
             [self.LOCK_ID],
         ).fetchone()
