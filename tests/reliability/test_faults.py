@@ -157,6 +157,7 @@ def test_a_refused_run_names_the_holder_of_its_own_database(postgres_url, postgr
     """pg_locks is the whole server's: with golive holding two databases of one server, a run
     refused on one names that one's holder, never the other's."""
     import uuid
+    from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
 
@@ -165,16 +166,18 @@ def test_a_refused_run_names_the_holder_of_its_own_database(postgres_url, postgr
     other = f"golive_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(postgres_server_url, autocommit=True) as con:
         con.execute(f'create database "{other}"')
-    other_url = postgres_url.rsplit("/", 1)[0] + f"/{other}"
+    other_url = urlunsplit(urlsplit(postgres_url)._replace(path=f"/{other}"))
     try:
-        with warehouse_from_url(other_url).exclusive("golive run of the other plan"):
-            with warehouse_from_url(postgres_url).exclusive("golive run of this plan"):
-                # another process asks (a nested holder in this one would share the lock)
-                here = warehouse_from_url(postgres_url)
-                with pytest.raises(WarehouseBusyError) as refused:
-                    here._acquire("golive run of a second plan")
-                assert "golive run of this plan" in str(refused.value)
-                assert "other plan" not in str(refused.value)
+        with (
+            warehouse_from_url(other_url).exclusive("golive run of the other plan"),
+            warehouse_from_url(postgres_url).exclusive("golive run of this plan"),
+        ):
+            # another process asks (a nested holder in this one would share the lock)
+            here = warehouse_from_url(postgres_url)
+            with pytest.raises(WarehouseBusyError) as refused:
+                here._acquire("golive run of a second plan")
+            assert "golive run of this plan" in str(refused.value)
+            assert "other plan" not in str(refused.value)
     finally:
         with psycopg.connect(postgres_server_url, autocommit=True) as con:
             con.execute(f'drop database if exists "{other}" with (force)')
