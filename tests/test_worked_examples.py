@@ -1,5 +1,6 @@
 """docs/billing-rules.md's worked examples, priced end to end by the real pipeline (Dagster + dbt)
-on DuckDB and PostgreSQL, to the cent; then migration and a second, idempotent run."""
+on DuckDB and PostgreSQL, to the cent; then migration and a second, idempotent run, and the dbt
+unit tests on the warehouse it built."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from test_dbt_unit_tests import assert_dbt_unit_tests_pass
 
 from connectors.warehouse import warehouse_from_url
 from orchestration.runner import run_stages
@@ -121,6 +123,10 @@ def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse
     first, second = (json.loads(r[1]) for r in runs)
     first.pop("signoff"), second.pop("signoff")  # it records when it was checked
     assert first == second  # the same tables, to the checksum
+
+    # the dbt unit tests (each pricing model's example, periods, aggregations, settlement, tax,
+    # mismatch causes) on this warehouse, against its models' real column types
+    assert_dbt_unit_tests_pass(warehouse_url)
 
 
 @pytest.mark.parametrize(
