@@ -159,15 +159,11 @@
     timezone({{ zone }}, timezone('UTC', {{ utc_timestamp }}))
 {%- endmacro %}
 
-{#- Integers 0..999, for calendars (period numbers). -#}
-{% macro integer_series_0_999() -%}
-    select ones.n + 10 * tens.n + 100 * hundreds.n as n
-    from (select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
-          union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) as ones
-    cross join (select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
-          union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) as tens
-    cross join (select 0 as n union all select 1 union all select 2 union all select 3 union all select 4
-          union all select 5 union all select 6 union all select 7 union all select 8 union all select 9) as hundreds
+{#- Integers 0..count-1 as column n, for calendars (period numbers, recognition dates): dbt's
+    generate_series (1..count; a double on PostgreSQL, hence the cast). -#}
+{% macro integers_from_zero(count) -%}
+    select cast(generated_number as integer) - 1 as n
+    from ({{ dbt.generate_series(count) }}) as generated
 {%- endmacro %}
 
 {#- Helper functions PostgreSQL needs for "try" casts (DuckDB has them built in). -#}

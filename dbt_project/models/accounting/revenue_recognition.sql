@@ -1,5 +1,3 @@
-{{ config(schema='sandbox', tags=['billing']) }}
-
 {#- The recognition schedule of every line posted to deferred revenue (docs/accounting.md): a
     product line billed in advance is released to revenue in equal daily amounts over its
     service period, the days it is active in its billing period (so a prorated line is spread
@@ -83,7 +81,7 @@ lines as (
 offsets as (
 
     select series.n
-    from ({{ golive.integer_series_0_999() }}) as series
+    from ({{ golive.integers_from_zero(1000) }}) as series
     where series.n < (select max(dated.dates) from (
         select case when schedule = 'daily' then service_days else service_months end as dates
         from lines

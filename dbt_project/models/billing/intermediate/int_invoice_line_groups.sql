@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- The per-group quantities of matrix and two_dim_tiered lines, after free units (taken from
     the groups in ascending order: group values byte-wise for matrix, bands in order for 2-D),
     with the rate each group is priced by. A group without a rate (or, for 2-D, a group value

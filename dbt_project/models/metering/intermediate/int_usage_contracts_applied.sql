@@ -1,4 +1,4 @@
-{{ config(schema='staging', tags=['daily']) }}
+{{ config(tags=['daily']) }}
 
 {#- The contracts the usage aggregates were last computed with; the next run compares them
     with the contracts as they are then (int_usage_affected_periods) and recomputes every

@@ -1,5 +1,3 @@
-{{ config(schema='sandbox') }}
-
 {#- What happened to every master-data row received (docs/billing-rules.md §11.5): per dataset,
     received = accepted + duplicates + quarantined. -#}
 with statuses as (

@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- Each product line priced in docs/billing-rules.md §3's order: the quantity transform
     (divide by a unit size, round to a whole number), free units, the pricing model (one macro
     per model under macros/pricing), usage proration (pricing prorate), line discounts (percent,

@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- One row per contract and invoiced period (with or without lines): the invoice-level
     features of docs/billing-rules.md §3.2 up to the prepaid credit. In order: contract
     discount; minimum commitment true-up (the minimum prorated by the contract's active days

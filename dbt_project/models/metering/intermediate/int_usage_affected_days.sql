@@ -1,4 +1,4 @@
-{{ config(schema='staging', tags=['daily']) }}
+{{ config(tags=['daily']) }}
 
 {#- The (customer, day) pairs whose usage this run must aggregate again: the days of every
     event classified since metering last ran (classified_in_seq above var metered_after_seq:

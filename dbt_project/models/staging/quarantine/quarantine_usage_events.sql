@@ -1,4 +1,4 @@
-{{ config(schema='quarantine', alias='usage_events', materialized='view', tags=['daily']) }}
+{{ config(alias='usage_events', materialized='view', tags=['daily']) }}
 
 {#- Rejected usage events, as received, each with its reason (docs/billing-rules.md §7.3). -#}
 select

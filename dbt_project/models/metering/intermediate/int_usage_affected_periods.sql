@@ -1,4 +1,4 @@
-{{ config(schema='staging', tags=['daily']) }}
+{{ config(tags=['daily']) }}
 
 {#- The billing periods whose usage aggregates this run recomputes: the period of every
     affected day (under the contracts as they are now), and every period of a customer whose

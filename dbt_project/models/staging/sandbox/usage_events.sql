@@ -1,4 +1,4 @@
-{{ config(schema='sandbox', materialized='view', tags=['daily']) }}
+{{ config(materialized='view', tags=['daily']) }}
 
 {#- Accepted usage events: one row per event (duplicates and quarantined rows left out), the
     instant in UTC, the day in the plan's time zone. -#}

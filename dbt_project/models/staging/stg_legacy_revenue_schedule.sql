@@ -1,5 +1,3 @@
-{{ config(schema='staging', tags=['sandbox_load']) }}
-
 {#- The legacy process's recognised revenue, typed (docs/accounting.md): an empty or
     non-numeric amount reads as 0, as the legacy journal's debits and credits do; a date that
     is not YYYY-MM-DD is null, and its row is compared in no month (so it shows as missing). -#}

@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- The invoices that take part in the parallel test, on both sides: the billing cycles that
     close inside the plan's window (from < period_end <= to). -#}
 with settings as (

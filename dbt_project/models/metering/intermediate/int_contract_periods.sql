@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- Every billing period of every contract up to as_of (docs/billing-rules.md §4.1): period k runs
     [anchor + k·cadence, anchor + (k+1)·cadence), always computed from the anchor, so month
     ends clamp (Jan 31 monthly: Feb 28, Mar 31, Apr 30). The first period contains start_date.
@@ -20,7 +18,7 @@ settings as (
 
 period_numbers as (
 
-    {{ golive.integer_series_0_999() }}
+    {{ golive.integers_from_zero(1000) }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(schema='quarantine', alias='records') }}
+{{ config(alias='records') }}
 
 {#- Rejected customers, contracts and contract lines, each with its key, its reason
     (docs/billing-rules.md §11) and, where there is more to say, a detail. -#}

@@ -1,5 +1,4 @@
 {{ config(
-    schema='staging',
     materialized='incremental',
     incremental_strategy='append',
     tags=['daily'],

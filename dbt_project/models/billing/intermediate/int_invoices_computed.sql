@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- One invoice per contract and invoiced period: its settlement (int_invoice_settlements)
     with the tax, the sum of its rates' taxes (invoice_taxes), and the total. -#}
 with settlements as (

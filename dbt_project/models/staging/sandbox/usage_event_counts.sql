@@ -1,5 +1,4 @@
 {{ config(
-    schema='sandbox',
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='batch_no',

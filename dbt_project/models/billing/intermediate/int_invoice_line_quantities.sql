@@ -1,5 +1,3 @@
-{{ config(schema='staging') }}
-
 {#- One row per contract line and invoiced period, with its quantity q: the metric's value for
     the period (summed over group values; 0 without usage), or the line's fixed quantity.
     A line with its own dates is billed in the periods they overlap, and its active days are
