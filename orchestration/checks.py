@@ -15,6 +15,7 @@ from expectations.evidence import data_docs_index, working_folder
 from expectations.signoff import Criterion, signoff_rows, validate_signoff
 from golive.usage import record_built_on
 from orchestration.resources import PlanResource, WarehouseResource
+from orchestration.stages import stage_group
 
 SIGNOFF_KEY = dg.AssetKey(["sandbox", "signoff"])
 
@@ -95,7 +96,7 @@ def report_metadata(plan: PlanResource, warehouse: WarehouseResource) -> dict:
 
 @dg.asset(
     key=SIGNOFF_KEY,
-    group_name="parallel_test",
+    group_name=stage_group("parallel_test"),
     deps=[["sandbox", "parallel_test_summary"]],
     check_specs=[
         dg.AssetCheckSpec(

@@ -28,7 +28,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtProject, dbt_assets
 from connectors.warehouse import Warehouse, quote_ident
 from golive.usage import record_built_on
 from orchestration.resources import PlanResource, WarehouseResource
-from orchestration.stages import STAGES
+from orchestration.stages import STAGES, stage_group
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 TARGET_DIR = DBT_PROJECT_DIR / "target"
@@ -341,7 +341,7 @@ class GoliveDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         for tag in dbt_resource_props.get("tags", []):
             if tag in STAGES:
-                return tag
+                return stage_group(tag)
         return None
 
     def get_asset_check_spec(

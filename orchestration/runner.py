@@ -24,7 +24,7 @@ from golive.plan import Plan, PlanError
 from orchestration.partitions import usage_partitions
 from orchestration.resources import plan_digest, validated_plan
 from orchestration.sensors import failure_cause
-from orchestration.stages import STAGES
+from orchestration.stages import STAGES, stage_group
 
 #: stages with daily-partitioned usage assets
 USAGE_STAGES = ("sandbox_load", "metering")
@@ -183,7 +183,7 @@ def run_stages(
             with _captured_output(log_path):
                 result = dg.materialize(
                     assets,
-                    selection=dg.AssetSelection.groups(stage),
+                    selection=dg.AssetSelection.groups(stage_group(stage)),
                     resources=resources,
                     instance=instance,
                     raise_on_error=False,

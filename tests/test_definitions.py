@@ -27,7 +27,7 @@ PLAN = Path(__file__).parent / "fixtures" / "worked_examples" / "plan.yaml"
 defs = build_definitions()
 
 EXPECTED_GROUPS = {
-    "discovery": {
+    "1_discovery": {
         "raw/currencies",
         "raw/plan_metric_filters",
         "raw/plan_metrics",
@@ -39,7 +39,7 @@ EXPECTED_GROUPS = {
         "raw/plan_settings",
         "raw/plan_accounts",
     },
-    "sandbox_load": {
+    "2_sandbox_load": {
         "raw/customers",
         "raw/contracts",
         "raw/contract_lines",
@@ -70,7 +70,7 @@ EXPECTED_GROUPS = {
         "sandbox/usage_events",
         "sandbox/usage_event_counts",
     },
-    "metering": {
+    "3_metering": {
         "staging/int_contract_periods",
         "staging/int_usage_affected_days",
         "staging/int_usage_daily",
@@ -80,7 +80,7 @@ EXPECTED_GROUPS = {
         "sandbox/usage_aggregates",
         "sandbox/usage_unbilled",
     },
-    "billing": {
+    "4_billing": {
         "staging/int_invoice_line_quantities",
         "staging/int_invoice_lines_priced",
         "staging/int_invoices_computed",
@@ -93,7 +93,7 @@ EXPECTED_GROUPS = {
         "sandbox/journal_entries",
         "sandbox/revenue_recognition",
     },
-    "parallel_test": {
+    "5_parallel_test": {
         "staging/int_parallel_test_invoices",
         "sandbox/reconciliation_invoices",
         "sandbox/reconciliation_lines",
@@ -102,7 +102,7 @@ EXPECTED_GROUPS = {
         "sandbox/parallel_test_summary",
         "sandbox/signoff",
     },
-    "production_migration": {
+    "6_production_migration": {
         "audit/migration_runs",
         "production/journal_export",
         *(f"production/{table}" for table in PRODUCTION_TABLES),
@@ -326,7 +326,7 @@ def test_a_run_from_the_asset_graph_is_tagged_with_plan_and_warehouse(postgres_u
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [*located.assets],
-        selection=dg.AssetSelection.groups("discovery"),
+        selection=dg.AssetSelection.groups("1_discovery"),
         resources=located.resources,
         instance=instance,
     )

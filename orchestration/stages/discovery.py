@@ -7,6 +7,7 @@ import dagster as dg
 
 from golive.loading import write_plan_tables
 from orchestration.resources import PlanResource, WarehouseResource
+from orchestration.stages import stage_group
 
 PLAN_TABLES = (
     "plan_settings",
@@ -26,7 +27,7 @@ PLAN_TABLES = (
     specs=[
         dg.AssetSpec(
             ["raw", name],
-            group_name="discovery",
+            group_name=stage_group("discovery"),
             description=f"The plan's {name.replace('_', ' ')}, as discovery wrote them.",
         )
         for name in PLAN_TABLES

@@ -13,6 +13,7 @@ import dagster as dg
 from golive.migration import PROMOTED, MigrationHeld, is_live, migrate, sync_production_usage
 from orchestration.checks import SIGNOFF_KEY
 from orchestration.resources import PlanResource, WarehouseResource
+from orchestration.stages import stage_group
 
 USAGE = dg.AssetKey(["production", "usage_aggregates"])
 AUDIT = dg.AssetKey(["audit", "migration_runs"])
@@ -29,7 +30,7 @@ class ApprovalConfig(dg.Config):
 SPECS = [
     dg.AssetSpec(
         ["production", p.table],
-        group_name="production_migration",
+        group_name=stage_group("production_migration"),
         deps=[dg.AssetKey(list(p.source)), SIGNOFF_KEY],
         skippable=True,
         description=(
@@ -42,7 +43,7 @@ SPECS = [
 ] + [
     dg.AssetSpec(
         AUDIT,
-        group_name="production_migration",
+        group_name=stage_group("production_migration"),
         deps=[SIGNOFF_KEY],
         skippable=True,
         description="Every migration attempt: promoted or held back, why, counts and checksums.",
@@ -123,7 +124,7 @@ class JournalExportConfig(dg.Config):
 
 @dg.asset(
     key=JOURNAL_EXPORT,
-    group_name="production_migration",
+    group_name=stage_group("production_migration"),
     deps=[
         dg.AssetKey(["production", table])
         for table in ("journal_entries", "invoices", "customers", "accounts")

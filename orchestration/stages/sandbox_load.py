@@ -13,6 +13,7 @@ from golive.price_overrides import OVERRIDE_TABLES, write_price_overrides
 from orchestration.contracts import definitions as input_contracts
 from orchestration.dbt import stage_dbt_assets
 from orchestration.resources import PlanResource, WarehouseResource
+from orchestration.stages import stage_group
 
 MASTER_DATASETS = tuple(d for d in DATASETS if d != USAGE)
 USAGE_KEY = dg.AssetKey(["raw", USAGE])
@@ -23,7 +24,7 @@ COUNTS_KEY = dg.AssetKey(["sandbox", "usage_event_counts"])
     specs=[
         dg.AssetSpec(
             ["raw", name],
-            group_name="sandbox_load",
+            group_name=stage_group("sandbox_load"),
             description=f"{name.replace('_', ' ').capitalize()}, exactly as received (all text).",
             skippable=True,
         )
@@ -32,7 +33,7 @@ COUNTS_KEY = dg.AssetKey(["sandbox", "usage_event_counts"])
     + [
         dg.AssetSpec(
             ["raw", name],
-            group_name="sandbox_load",
+            group_name=stage_group("sandbox_load"),
             description="Contract-line price overrides, validated (from raw.contract_lines).",
             skippable=True,
             deps=[["raw", "contract_lines"]],
@@ -76,7 +77,7 @@ def usage_assets(partitions: dg.PartitionsDefinition) -> list:
 
     @dg.asset(
         key=USAGE_KEY,
-        group_name="sandbox_load",
+        group_name=stage_group("sandbox_load"),
         partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool="warehouse",
