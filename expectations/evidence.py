@@ -191,10 +191,11 @@ class Evidence:
             asset = source.add_dataframe_asset(name)
             batch = asset.add_batch_definition_whole_dataframe(name)
             parameters = {"dataframe": frame}
-        suite = gx.ExpectationSuite(name=name)
-        for expectation in expectations:
-            suite.add_expectation(expectation)
-        suite = context.suites.add_or_update(suite)
+        # expectations given whole: add_expectation on a suite the folder already holds writes
+        # the store once per expectation
+        suite = context.suites.add_or_update(
+            gx.ExpectationSuite(name=name, expectations=list(expectations))
+        )
         definition = context.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=name, data=batch, suite=suite)
         )
