@@ -85,3 +85,10 @@ def warehouse_url(request, tmp_path):
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path}/warehouse.duckdb"
     return request.getfixturevalue("postgres_url")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first: the parallel suite hands tests out in collection order, and the
+    longest (the nightly runs, the demo) came last, leaving one worker alone at the end while
+    the other sat idle. Each test has its own working folder and warehouse: order is free."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -48,6 +48,7 @@ def _invoices(url: str, schema: str = "sandbox") -> dict:
     return {(c, p): (i, Decimal(t), s) for c, p, i, t, s in rows}
 
 
+@pytest.mark.slow  # the whole roadmap twice, then the dbt unit tests
 def test_worked_examples_priced_to_the_cent_then_promoted_idempotently(warehouse_url):
     run = run_stages(PLAN, warehouse_url, approved_by="Grace Hopper")
     assert [s.stage for s in run.stages if s.success] == [
