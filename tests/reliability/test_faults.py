@@ -1,6 +1,7 @@
-"""Faults: the golive process killed (SIGKILL) during each stage leaves nothing running and
-production as it was, and the next run succeeds and equals a clean one; a second run on a
-warehouse in use is refused, naming who holds it (DuckDB and PostgreSQL)."""
+"""Faults: the golive process killed (SIGKILL) while raw data loads, inside a dbt stage and during
+the promotion leaves nothing running and production as it was, and the next run succeeds and
+equals a clean one; a second run on a warehouse in use is refused, naming who holds it (DuckDB
+and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import pytest
 from connectors.warehouse import warehouse_from_url
 from golive.cli import EXIT_WAREHOUSE_BUSY
 from orchestration.runner import run_stages
-from orchestration.stages import STAGES
 
 ROOT = Path(__file__).parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "worked_examples"
@@ -100,7 +100,9 @@ def clean(tmp_path_factory):
     return _state(url)
 
 
-@pytest.mark.parametrize("stage", STAGES)
+# a kill while raw data loads, in the middle of a dbt stage, and during the promotion: the
+# other stages are killed the same way (a Dagster step running dbt), at a run's full cost each
+@pytest.mark.parametrize("stage", ["sandbox_load", "billing", "production_migration"])
 def test_kill_during_a_stage_leaves_nothing_running_and_production_unchanged(
     stage, tmp_path, clean
 ):
