@@ -24,10 +24,7 @@ from golive.plan import Plan, PlanError
 from orchestration.partitions import usage_partitions
 from orchestration.resources import plan_digest, validated_plan
 from orchestration.sensors import failure_cause
-from orchestration.stages import STAGES, stage_group
-
-#: stages with daily-partitioned usage assets
-USAGE_STAGES = ("sandbox_load", "metering")
+from orchestration.stages import STAGES, USAGE_STAGES, stage_group
 
 
 @dataclass

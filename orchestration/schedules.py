@@ -11,10 +11,10 @@ once usage arrived after they were built, so nobody signs off on yesterday's usa
 import dagster as dg
 
 from orchestration.freshness import checks_selection
-from orchestration.stages import stage_group
+from orchestration.stages import USAGE_STAGES, stage_group
 from orchestration.stages.sandbox_load import USAGE_KEY
 
-USAGE_GROUPS = (stage_group("sandbox_load"), stage_group("metering"))
+USAGE_GROUPS = tuple(stage_group(stage) for stage in USAGE_STAGES)
 
 
 def nightly_job(partitions: dg.PartitionsDefinition):

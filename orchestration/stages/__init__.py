@@ -13,6 +13,9 @@ STAGES = (
     "production_migration",
 )
 
+#: the stages whose usage assets are daily-partitioned (the nightly job's)
+USAGE_STAGES = ("sandbox_load", "metering")
+
 
 def stage_group(stage: str) -> str:
     """The asset group of a stage: its number in the roadmap and its name (``2_sandbox_load``).
