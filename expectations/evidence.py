@@ -31,6 +31,8 @@ GX_FOLDER = "gx"
 URL_VARIABLE = "GOLIVE_GX_WAREHOUSE_URL"
 
 _LOCK = threading.RLock()
+#: while :func:`one_docs_build` holds: its GX project and the validations kept since it began
+_DEFERRED: dict[str, Any] = {}
 
 
 def working_folder(fallback: str | Path | None = None) -> Path:
@@ -125,10 +127,35 @@ class Validation:
     docs: Path
 
 
+@contextlib.contextmanager
+def one_docs_build(folder: str | Path | None = None) -> Iterator[None]:
+    """Build the Data Docs once, when the block ends, for every validation kept inside it
+    (the sessions in the block also share one GX project object).
+
+    A run of the roadmap has four GX sessions (three input-contract checks and the sign-off);
+    each would rebuild the Data Docs (about a second each) and open the project again. The
+    runner wraps a whole run in this, so the pages are built once, also when a stage fails.
+    Outside it (an asset materialized from the Dagster UI) each session builds its own pages.
+    """
+    with _LOCK:
+        if _DEFERRED:  # nested: the outer block builds
+            yield
+            return
+        _DEFERRED.update(ids=[], context=None, root=working_folder(folder))
+        try:
+            yield
+        finally:
+            ids, context = _DEFERRED["ids"], _DEFERRED["context"]
+            _DEFERRED.clear()
+            if ids and context is not None:
+                context.build_data_docs(resource_identifiers=ids)
+
+
 class Evidence:
     """A session with the working folder's GX project: validations are run and kept one by
     one, and the Data Docs pages of all of them are built once, when the session closes
-    (building them costs more than validating a small profile)."""
+    (building them costs more than validating a small profile), or when the enclosing
+    :func:`one_docs_build` ends."""
 
     def __init__(self, folder: str | Path | None = None, postgres_url: str | None = None):
         self.folder = folder
@@ -139,12 +166,20 @@ class Evidence:
     def __enter__(self) -> Evidence:
         self._stack.enter_context(_LOCK)
         self._stack.enter_context(_url_variable(self.postgres_url))
-        self.context = evidence_context(self.folder)
+        self._deferred = bool(_DEFERRED) and _DEFERRED["root"] == working_folder(self.folder)
+        if self._deferred and _DEFERRED["context"] is not None:
+            self.context = _DEFERRED["context"]
+        else:
+            self.context = evidence_context(self.folder)
+            if self._deferred:
+                _DEFERRED["context"] = self.context
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._ids and exc[0] is None:
+            if self._deferred:
+                _DEFERRED["ids"] += self._ids
+            elif self._ids and exc[0] is None:
                 self.context.build_data_docs(resource_identifiers=self._ids)
         finally:
             self._stack.close()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.warehouse import Warehouse, warehouse_from_url
+from expectations.evidence import one_docs_build
 from golive.alerts import compose_alert, send_alert
 from golive.migration import read_signoff
 from golive.plan import Plan, PlanError
@@ -172,7 +173,8 @@ def run_stages(
         )
     if "great_expectations" not in sys.modules:
         _import_in_background("great_expectations", "great_expectations.expectations")
-    with warehouse.exclusive(f"golive run {plan_path}"):
+    # the Data Docs are built once, when the run ends (expectations/evidence.py)
+    with warehouse.exclusive(f"golive run {plan_path}"), one_docs_build():
         for stage in STAGES[: STAGES.index(through) + 1]:
             if on_stage:
                 on_stage(stage, None)
@@ -277,7 +279,11 @@ def run_usage(
         "dagster/asset_partition_range_end": last,
     }
     started = time.perf_counter()
-    with warehouse.exclusive(f"golive usage {first}..{last}"), _captured_output(log_path):
+    with (
+        warehouse.exclusive(f"golive usage {first}..{last}"),
+        _captured_output(log_path),
+        one_docs_build(),
+    ):
         result = job.execute_in_process(
             instance=_instance(),
             tags=tags,
