@@ -436,7 +436,12 @@ def _pricing_shape(raw: Mapping[str, Any]) -> list[tuple[tuple, str, str]]:
         if model == "matrix":
             rates = raw.get("rates")
             for group, rows in rates.items() if isinstance(rates, Mapping) else ():
-                problems += _tier_problems(model, rows, ("rates", str(group)))
+                if isinstance(rows, Mapping):  # a matrix keyed on two properties
+                    for second, inner in rows.items():
+                        at = ("rates", str(group), str(second))
+                        problems += _tier_problems(model, inner, at)
+                else:
+                    problems += _tier_problems(model, rows, ("rates", str(group)))
             if raw.get("default_rates") is not None:
                 problems += _tier_problems(model, raw["default_rates"], ("default_rates",))
         elif model == "two_dim_tiered":
@@ -474,7 +479,8 @@ class Pricing(_Strict):
     package_size: Quantity | None = None
     package_price: Money | None = None
     tiers: list[Tier] | None = None
-    rates: dict[str, list[Tier]] | None = None
+    #: matrix: a rate table per group value, or per first and second value (two properties)
+    rates: dict[str, list[Tier] | dict[str, list[Tier]]] | None = None
     bands: list[Band] | None = None
     skip_zero: bool = False
     #: the line minimum when the contract line gives no minimum_commitment
@@ -514,6 +520,42 @@ class Pricing(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _one_rate_depth(self) -> Pricing:
+        if self.rate_depth == -1:
+            _raise_problems(
+                type(self).__name__,
+                self,
+                [
+                    (
+                        ("rates",),
+                        "some rate tables are keyed on one value and some on two",
+                        "key every table the same way: rates: {<value>: [tiers]} for a metric "
+                        "grouped by one property, {<first>: {<second>: [tiers]}} for two",
+                    )
+                ],
+            )
+        return self
+
+    @property
+    def rate_depth(self) -> int:
+        """How many properties the matrix's rates are keyed on: 1, or 2 when the tables sit one
+        level deeper (``rates: {<first>: {<second>: [tiers]}}``); 0 without rates. Mixed depths
+        give -1 (refused at plan load)."""
+        depths = {2 if isinstance(t, dict) else 1 for t in (self.rates or {}).values()}
+        return depths.pop() if len(depths) == 1 else (0 if not depths else -1)
+
+    def rate_tables(self) -> dict[str, list[Tier]]:
+        """The matrix's rate table per group value as the pipeline compares it: the key itself
+        for one property, :func:`group_pair` of the two keys for two."""
+        tables: dict[str, list[Tier]] = {}
+        for key, table in (self.rates or {}).items():
+            if isinstance(table, dict):
+                tables.update({group_pair(key, second): t for second, t in table.items()})
+            else:
+                tables[key] = table
+        return tables
+
     @field_validator("default_rates")
     @classmethod
     def _default_rate_table(cls, v: list[Tier] | None) -> list[Tier] | None:
@@ -540,13 +582,18 @@ class Pricing(_Strict):
 
     @field_validator("rates")
     @classmethod
-    def _rate_tables(
-        cls, v: dict[str, list[Tier]] | None, info: ValidationInfo
-    ) -> dict[str, list[Tier]] | None:
+    def _rate_tables(cls, v: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        model = info.data.get("model", "?")
         if v is not None and not v:
-            raise ValueError(f"model {info.data.get('model', '?')}: the rate table is empty")
+            raise ValueError(f"model {model}: the rate table is empty")
         for group, tiers in (v or {}).items():
-            _check_tiers(tiers, f"model {info.data.get('model', '?')}, rates of '{group}'")
+            if isinstance(tiers, dict):  # keyed on two values
+                if not tiers:
+                    raise ValueError(f"model {model}: the rates of '{group}' are empty")
+                for second, inner in tiers.items():
+                    _check_tiers(inner, f"model {model}, rates of '{group}' and '{second}'")
+            else:
+                _check_tiers(tiers, f"model {model}, rates of '{group}'")
         return v
 
 
@@ -618,6 +665,18 @@ def _filter_value(value: Any) -> str:
     )
 
 
+def group_pair(first: str, second: str) -> str:
+    """The one group value of an event grouped by two properties (docs/billing-rules.md §2.10):
+    ``["<first>","<second>"]``, each value with ``\\`` and ``"`` escaped by a backslash (as
+    in JSON; every other character as it is), so that two different pairs never give the same
+    text. A missing property reads as "". The dbt macro ``golive.group_pair`` writes the same."""
+
+    def escaped(value: str) -> str:
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+
+    return f'["{escaped(first)}","{escaped(second)}"]'
+
+
 class Metric(_Strict):
     """A billable metric: which events, which aggregation, of which property.
 
@@ -632,8 +691,29 @@ class Metric(_Strict):
         "count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum"
     ]
     property: str | None = None
-    group_by: str | None = None
+    #: one property name, or a list of two (a matrix keyed on two properties)
+    group_by: str | list[str] | None = None
     filters: dict[str, Annotated[Any, AfterValidator(_filter_value)]] = Field(default_factory=dict)
+
+    @field_validator("group_by", mode="before")
+    @classmethod
+    def _one_or_two_keys(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            if not 1 <= len(v) <= 2 or len(set(map(str, v))) != len(v):
+                raise _problem(
+                    f"group_by lists {len(v)} properties"
+                    + (" with a repeat" if len(set(map(str, v))) != len(v) else ""),
+                    "name one property, or a list of two different ones",
+                )
+            return str(v[0]) if len(v) == 1 else [str(x) for x in v]
+        return v
+
+    def group_keys(self) -> tuple[str, ...]:
+        """The properties the metric is grouped by: none, one, or two (a method: the field
+        ``property`` hides the builtin in this class)."""
+        if self.group_by is None:
+            return ()
+        return (self.group_by,) if isinstance(self.group_by, str) else tuple(self.group_by)
 
     @field_validator("filters", mode="before")
     @classmethod
@@ -649,7 +729,11 @@ class Metric(_Strict):
 
     @model_validator(mode="after")
     def _property_when_needed(self) -> Metric:
-        names = [("property", self.property), ("group_by", self.group_by)]
+        names: list[tuple[Any, str | None]] = [("property", self.property)]
+        if isinstance(self.group_by, list):
+            names += [(("group_by", i), key) for i, key in enumerate(self.group_by)]
+        else:
+            names.append(("group_by", self.group_by))
         names += [(("filters", key), key) for key in self.filters]
         problems = []
         for at, name in names:
@@ -1138,6 +1222,25 @@ _ExactLoader.add_constructor(
 )
 
 
+def _matrix_depth_problem(i: int, product: Product, keys: tuple[str, ...]) -> tuple:
+    """A matrix whose rates are keyed on another number of properties than its metric."""
+    if len(keys) == 2:
+        first = next(iter(product.pricing.rates or {}), "<value>")
+        return (
+            f"products[{i}].pricing.rates",
+            f"product '{product.id}': the metric is grouped by {keys[0]} and {keys[1]}, but "
+            f"the rates are keyed on one value ('{first}')",
+            f"key each rate table on both values: rates: {{<{keys[0]}>: {{<{keys[1]}>: [tiers]}}}}",
+        )
+    return (
+        f"products[{i}].pricing.rates",
+        f"product '{product.id}': the metric is grouped by {keys[0]} alone, but the rates are "
+        "keyed on two values",
+        f"key each rate table on one {keys[0]} value (rates: {{<{keys[0]}>: [tiers]}}), or "
+        "group the metric by two properties",
+    )
+
+
 def _duplicate_keys(loader: yaml.SafeLoader, root: yaml.Node) -> list[tuple[str, str, str]]:
     """Keys that appear twice in one mapping, with their path and lines (merge keys aside)."""
     problems: list[tuple[int, str, str, str]] = []
@@ -1357,7 +1460,8 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
             )
         if p.pricing.model in ("matrix", "two_dim_tiered"):
             metric = next((m for m in plan.metrics if m.id == p.metric), None)
-            if metric is None or not metric.group_by:
+            keys = metric.group_keys() if metric is not None else ()
+            if not keys:
                 problems.append(
                     (
                         f"products[{i}].metric",
@@ -1365,6 +1469,17 @@ def _semantic_problems(plan: Plan) -> list[tuple[str, str, str]]:
                         "set group_by on the metric this product uses",
                     )
                 )
+            elif p.pricing.model == "two_dim_tiered" and len(keys) != 1:
+                problems.append(
+                    (
+                        f"products[{i}].metric",
+                        f"product '{p.id}': model two_dim_tiered bands one numeric property, "
+                        f"but metric '{metric.id}' is grouped by {len(keys)}",
+                        "group the metric by the one property that carries the number",
+                    )
+                )
+            elif p.pricing.model == "matrix" and p.pricing.rate_depth not in (0, len(keys)):
+                problems.append(_matrix_depth_problem(i, p, keys))
     coupon_ids = [c.id for c in plan.coupons]
     for i, coupon in enumerate(plan.coupons):
         if coupon_ids.index(coupon.id) != i:

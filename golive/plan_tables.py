@@ -74,7 +74,7 @@ def tier_rows(pricing_id: str, pricing: Pricing) -> list[dict]:
     }
     if pricing.tiers:
         rows += [{**base, **r} for r in _tier_table_rows(pricing.tiers)]
-    for group_value, table in (pricing.rates or {}).items():
+    for group_value, table in pricing.rate_tables().items():
         rows += [{**base, "group_value": group_value, **r} for r in _tier_table_rows(table)]
     # a matrix's default rate table: the rows of no group value (a matrix has no tiers)
     if pricing.default_rates:
@@ -239,7 +239,13 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
             "event_name": pa.array([m.event_name for m in plan.metrics], pa.string()),
             "aggregation": pa.array([m.aggregation for m in plan.metrics], pa.string()),
             "property": pa.array([m.property for m in plan.metrics], pa.string()),
-            "group_by": pa.array([m.group_by for m in plan.metrics], pa.string()),
+            # the first (or only) grouping property, and the second of a two-key matrix
+            "group_by": pa.array(
+                [(m.group_keys() or (None,))[0] for m in plan.metrics], pa.string()
+            ),
+            "group_by_2": pa.array(
+                [(m.group_keys()[1:] or (None,))[0] for m in plan.metrics], pa.string()
+            ),
             "reads_number": pa.array(
                 [m.aggregation in NUMERIC_AGGREGATIONS for m in plan.metrics], pa.bool_()
             ),

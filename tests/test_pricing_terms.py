@@ -1,12 +1,12 @@
 """Contract terms other billers express, worked examples end to end on DuckDB and PostgreSQL.
 
 Each contract of one company exercises one term of docs/billing-rules.md (caps, coupons, tax
-per line, quantity transforms, block tiers, tier 1 at zero usage, a matrix default rate,
-prorated minimums and usage, weekly, daily and half-yearly periods). The figures come from the
-peers' own documentation where they give some (the source is named at each contract); the
-rest are worked by hand from the rules. The reference biller bills the same files and must
-agree to the cent, and every bad configuration fails at plan load naming the product and the
-fix (or, for contract data, quarantines the row with its reason).
+per line, quantity transforms, block tiers, tier 1 at zero usage, a matrix default rate, a
+matrix keyed on two properties, prorated minimums and usage, weekly, daily and half-yearly
+periods). The figures come from the peers' own documentation where they give some (the source
+is named at each contract); the rest are worked by hand from the rules. The reference biller
+bills the same files and must agree to the cent, and every bad configuration fails at plan load
+naming the product and the fix (or, for contract data, quarantines the row with its reason).
 """
 
 from __future__ import annotations
@@ -49,6 +49,13 @@ PLAN = {
             "aggregation": "sum",
             "property": "gb",
             "group_by": "region",
+        },
+        {
+            "id": "compute",
+            "event_name": "compute",
+            "aggregation": "sum",
+            "property": "hours",
+            "group_by": ["region", "instance_type"],
         },
     ],
     "tax_codes": {"reduced": "5.5", "standard": 20},
@@ -165,6 +172,23 @@ PLAN = {
             "tax_code": "reduced",
             "pricing": {"model": "flat_fee", "amount": 100},
         },
+        # a matrix keyed on two properties (region and instance type, as Orb's matrix prices
+        # take two dimensions), with a default rate for the pairs without a table
+        {
+            "id": "compute",
+            "metric": "compute",
+            "pricing": {
+                "model": "matrix",
+                "rates": {
+                    "us-east": {
+                        "gpu": [{"up_to": None, "unit_price": 2}],
+                        "cpu": [{"up_to": None, "unit_price": "0.50"}],
+                    },
+                    "eu-west": {"cpu": [{"up_to": None, "unit_price": "0.40"}]},
+                },
+                "default_rates": [{"up_to": None, "unit_price": 1}],
+            },
+        },
     ],
     "coupons": [
         # Lago's API example: startup_deal, 50 USD, recurring over 6 periods
@@ -209,6 +233,20 @@ CONTRACTS: dict[str, tuple[dict, list[tuple[str, dict]], list[tuple[str, str, di
         [
             ("egress", "2026-09-05", {"region": "EU-West", "gb": 100}),
             ("egress", "2026-09-05", {"region": "APAC", "gb": 10}),
+        ],
+    ),
+    "MATRIX_TWO_KEYS": (
+        {},
+        [("compute", {})],
+        [
+            ("compute", "2026-09-05", {"region": "us-east", "instance_type": "gpu", "hours": 10}),
+            ("compute", "2026-09-06", {"region": "us-east", "instance_type": "cpu", "hours": 20}),
+            # eu-west has no gpu table: the default rate
+            ("compute", "2026-09-07", {"region": "eu-west", "instance_type": "gpu", "hours": 3}),
+            # a quote inside a value is escaped in the pair, never taken for the separator
+            ("compute", "2026-09-08", {"region": "us-east", "instance_type": 'g"pu', "hours": 1}),
+            # no instance type: the pair ["eu-west",""], the default rate
+            ("compute", "2026-09-09", {"region": "eu-west", "hours": 2}),
         ],
     ),
     "LINE_CAP": (
@@ -311,6 +349,9 @@ EXPECTED = {
     "TIER1_LAGO": {"2026-09-01": "0.00"},
     # EU-West 100 GB x 0.10 + APAC (no table: the default) 10 GB x 0.20
     "MATRIX_DEFAULT": {"2026-09-01": "12.00"},
+    # us-east gpu 10 x 2.00 + us-east cpu 20 x 0.50 + eu-west gpu (default) 3 x 1.00
+    # + us-east g"pu (default) 1 x 1.00 + eu-west without a type (default) 2 x 1.00
+    "MATRIX_TWO_KEYS": {"2026-09-01": "36.00"},
     # 10,000 x 0.01 = 100, 10% off = 90, capped at the pricing's 50
     "LINE_CAP": {"2026-09-01": "50.00"},
     # the line's own cap, 40, overrides the pricing's 50
@@ -449,6 +490,21 @@ def test_contract_terms_end_to_end(tmp_path, warehouse_url):
     assert bq["USERS_UP-20260901"] == Decimal(2)
     # a matrix value priced by the default rate is no pricing error
     assert wh.query("select * from sandbox.pricing_errors") == []
+    # a two-key matrix groups by the pair of values, escaped, on every warehouse
+    pairs = sorted(
+        (g, f"{v.normalize():f}")
+        for g, v in wh.query(
+            "select group_value, value from sandbox.usage_aggregates "
+            "where contract_id = 'MATRIX_TWO_KEYS'"
+        )
+    )
+    assert pairs == [
+        ('["eu-west",""]', "2"),
+        ('["eu-west","gpu"]', "3"),
+        ('["us-east","cpu"]', "20"),
+        ('["us-east","g\\"pu"]', "1"),
+        ('["us-east","gpu"]', "10"),
+    ]
     quarantined = set(wh.query("select dataset, record_key, reason from quarantine.records"))
     assert quarantined == QUARANTINED
     # the independent reference biller agrees on every invoice and line
@@ -531,6 +587,54 @@ def _product(plan: dict, product_id: str) -> dict:
             ["is recurring: it needs duration_periods"],
         ),
         (
+            lambda p: _product(p, "compute")["pricing"].update(
+                rates={"us-east": [{"up_to": None, "unit_price": 2}]}
+            ),
+            "products[16].pricing.rates",
+            [
+                "product 'compute'",
+                "grouped by region and instance_type",
+                "Fix: key each rate table on both values",
+            ],
+        ),
+        (
+            lambda p: p["metrics"][5].update(group_by=["region", "zone"]),
+            "products[8].pricing.rates",
+            ["product 'egress'", "keyed on one value ('EU-West')", "rates: {<region>: {<zone>"],
+        ),
+        (
+            lambda p: p["metrics"][6].update(group_by=["region"]),
+            "products[16].pricing.rates",
+            ["grouped by region alone, but the rates are keyed on two values"],
+        ),
+        (
+            lambda p: p["metrics"][6].update(group_by=["region", "zone", "rack"]),
+            "metrics[6].group_by",
+            ["group_by lists 3 properties", "Fix: name one property, or a list of two"],
+        ),
+        (
+            lambda p: p["metrics"][6].update(group_by=["region", "region"]),
+            "metrics[6].group_by",
+            ["with a repeat"],
+        ),
+        (
+            lambda p: _product(p, "compute").update(
+                pricing={
+                    "model": "two_dim_tiered",
+                    "bands": [{"up_to": None, "tiers": [{"up_to": None, "unit_price": 1}]}],
+                }
+            ),
+            "products[16].metric",
+            ["model two_dim_tiered bands one numeric property", "is grouped by 2"],
+        ),
+        (
+            lambda p: _product(p, "compute")["pricing"]["rates"].update(
+                {"ap-south": [{"up_to": None, "unit_price": 1}]}
+            ),
+            "products[16].pricing.rates",
+            ["some rate tables are keyed on one value and some on two"],
+        ),
+        (
             lambda p: p["coupons"][3].update(products=["no_such"]),
             "coupons[3].products[0]",
             ["limited to product 'no_such'", "Fix: use one of: rental"],
@@ -566,3 +670,63 @@ def test_bad_terms_fail_at_plan_load_naming_product_and_fix(tmp_path, edit, key,
 def test_bad_terms_in_a_price_override_are_refused(text, message):
     with pytest.raises(ValueError, match=message):
         parse_override(text)
+
+
+PAIRS = [
+    ("us-east", "gpu"),
+    ("", ""),
+    ('a","b', "c"),  # joined naively, these two would be one group
+    ("a", 'b","c'),
+    ("back\\", "slash"),
+    ("back", "\\slash"),
+    ('"', "\\"),
+    ("ünï", "código"),
+]
+
+
+def test_group_pairs_are_one_text_per_pair_in_sql_and_in_python(tmp_path, postgres_url):
+    """§2.10: a two-key group value is the same text in the warehouse's SQL (DuckDB and
+    PostgreSQL), in the plan's rate keys and in the reference biller, and two different pairs
+    never share one."""
+    from golive.plan import group_pair
+    from golive.reference.pricing import pair_text
+    from orchestration.dbt import compile_inline
+
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    rows = ", ".join(f"({i}, {literal(a)}, {literal(b)})" for i, (a, b) in enumerate(PAIRS))
+    sql = (
+        f"with pairs (i, a, b) as (values {rows}) "
+        "select i, {{ golive.group_pair('a', 'b') }} as g from pairs"
+    )
+    want = {i: group_pair(a, b) for i, (a, b) in enumerate(PAIRS)}
+    assert want == {i: pair_text(a, b) for i, (a, b) in enumerate(PAIRS)}
+    assert len(set(want.values())) == len(PAIRS)
+    assert want[2] == '["a\\",\\"b","c"]'
+    for url in (f"duckdb:///{tmp_path}/pairs.duckdb", postgres_url):
+        wh = warehouse_from_url(url)
+        assert dict(wh.query(compile_inline(sql, wh.dbt_env()))) == want, url
+
+
+def test_a_two_key_matrix_is_written_to_the_price_book_by_pair(tmp_path):
+    """raw.plan_metrics names both properties; each rate table's rows carry the pair's text."""
+    from golive.plan_tables import plan_tables
+
+    tables = plan_tables(load_plan(_company(tmp_path)))
+    metrics = tables["plan_metrics"].to_pylist()
+    compute = next(m for m in metrics if m["metric_id"] == "compute")
+    egress = next(m for m in metrics if m["metric_id"] == "egress")
+    assert (compute["group_by"], compute["group_by_2"]) == ("region", "instance_type")
+    assert (egress["group_by"], egress["group_by_2"]) == ("region", None)
+    groups = {
+        (r["group_value"], f"{r['unit_price']:f}")
+        for r in tables["plan_price_tiers"].to_pylist()
+        if r["pricing_id"] == "compute"
+    }
+    assert groups == {
+        ('["us-east","gpu"]', "2.0000000000"),
+        ('["us-east","cpu"]', "0.5000000000"),
+        ('["eu-west","cpu"]', "0.4000000000"),
+        (None, "1.0000000000"),  # the default rate table
+    }

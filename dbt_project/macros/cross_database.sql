@@ -265,3 +265,14 @@
 {% macro money_product(a, b) -%}
     (cast({{ a }} as decimal(38, 4)) * cast({{ b }} as decimal(38, 4)))
 {%- endmacro %}
+
+{#- The group value of an event grouped by two properties (docs/billing-rules.md §2.10):
+    ["<first>","<second>"], with \ and " escaped by a backslash in each (as golive.plan's
+    group_pair writes a two-key matrix's rate keys). chr() keeps backslashes out of the SQL text
+    (a Snowflake string literal reads them as escapes). -#}
+{% macro group_pair(first, second) -%}
+    ('["' || {{ golive.quote_escaped(first) }} || '","' || {{ golive.quote_escaped(second) }} || '"]')
+{%- endmacro %}
+{% macro quote_escaped(text) -%}
+    replace(replace({{ text }}, chr(92), chr(92) || chr(92)), chr(34), chr(92) || chr(34))
+{%- endmacro %}

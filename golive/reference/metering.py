@@ -22,7 +22,7 @@ from golive.reference.contracts import Contract
 from golive.reference.numbers import PRECISION, QUANTITY_STEP, ZERO
 from golive.reference.parsing import parse_number
 from golive.reference.periods import local_date, local_midnight, periods
-from golive.reference.pricing import Quantity
+from golive.reference.pricing import Quantity, pair_text
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum")
 #: Aggregations that read their property as a number (its events are checked for one).
@@ -64,14 +64,15 @@ class Metric:
     property.
 
     ``filters`` are equality conditions on properties (compared as text; a missing property
-    reads as ""); ``group_by`` names the property whose value splits the metric per group.
+    reads as ""); ``group_by`` names the property whose value splits the metric per group, or
+    two of them (a tuple), whose values together make the group.
     """
 
     metric_id: str
     event_name: str
     aggregation: str
     property: str | None = None
-    group_by: str | None = None
+    group_by: str | tuple[str, str] | None = None
     filters: tuple[tuple[str, str], ...] = ()
 
     @classmethod
@@ -85,7 +86,7 @@ class Metric:
             entry["event_name"],
             entry["aggregation"],
             entry.get("property"),
-            entry.get("group_by"),
+            _group_by(entry.get("group_by")),
             filters,
         )
 
@@ -102,6 +103,23 @@ class Metric:
     def selects(self, event: Event) -> bool:
         """True when the event has the metric's name and passes its filters."""
         return event.event_name == self.event_name and self.passes_filters(event.properties)
+
+
+def _group_by(value: Any) -> str | tuple[str, str] | None:
+    if isinstance(value, list | tuple):
+        return value[0] if len(value) == 1 else (value[0], value[1])
+    return value
+
+
+def group_key(group_by: str | tuple[str, str] | None, properties: Mapping[str, Any]) -> str | None:
+    """An event's group value: ``None`` without ``group_by``; the one property's text (``None``
+    when missing); for two properties the pair of their texts, a missing one as ""."""
+    if not group_by:
+        return None
+    if isinstance(group_by, str):
+        return property_text(properties.get(group_by))
+    first, second = (property_text(properties.get(k)) or "" for k in group_by)
+    return pair_text(first, second)
 
 
 def _numeric(metric: Metric, event: Event) -> Decimal:
@@ -146,7 +164,7 @@ def metric_value(
     groups: dict[str | None, list[Event]] = defaultdict(list)
     for event in events:
         if metric.selects(event):
-            key = property_text(event.properties.get(metric.group_by)) if metric.group_by else None
+            key = group_key(metric.group_by, event.properties)
             groups[key].append(event)
     result: dict[str | None, Decimal] = {}
     with localcontext() as ctx:

@@ -137,16 +137,30 @@ def parse_bands(bands: Iterable[Mapping[str, Any]], product_id: str = "?") -> li
     return rows
 
 
-def parse_rates(
-    rates: Mapping[Any, Iterable[Mapping[str, Any]]], product_id: str = "?"
-) -> dict[str, list[Tier]]:
-    """Read and check the rate tables of a ``matrix`` price, keyed by group value (as text)."""
+def pair_text(first: str, second: str) -> str:
+    """Two group values as one (the billing rules §2.10): ``["first","second"]``, each with
+    backslash and double quote escaped by a backslash."""
+
+    def esc(text: str) -> str:
+        return text.replace("\\", "\\\\").replace('"', '\\"')
+
+    return '["' + esc(first) + '","' + esc(second) + '"]'
+
+
+def parse_rates(rates: Mapping[Any, Any], product_id: str = "?") -> dict[str, list[Tier]]:
+    """Read and check the rate tables of a ``matrix`` price, keyed by group value (as text);
+    a table keyed on two values (``{first: {second: [tiers]}}``) by the pair's text."""
     if not rates:
         raise ValueError(f"product {product_id}: the matrix has no rates")
-    return {
-        str(group): parse_tiers(table, f"{product_id}, rates of '{group}'")
-        for group, table in rates.items()
-    }
+    tables: dict[str, list[Tier]] = {}
+    for group, table in rates.items():
+        if isinstance(table, Mapping):
+            for second, inner in table.items():
+                where = f"{product_id}, rates of '{group}' and '{second}'"
+                tables[pair_text(str(group), str(second))] = parse_tiers(inner, where)
+        else:
+            tables[str(group)] = parse_tiers(table, f"{product_id}, rates of '{group}'")
+    return tables
 
 
 def _packages(units: Decimal, size: Decimal) -> Decimal:

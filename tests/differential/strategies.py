@@ -6,10 +6,10 @@ on exactly, zero and fractional quantities), contracts with every contract and l
 credit, taxes; month-end and leap-day anchors; currencies with 0, 2 and 3 decimals), the
 contract terms of docs/billing-rules.md §2.5-§3.2 (line and invoice caps, coupons of every
 frequency and scope, tax rates and codes per product and line, quantity transforms, block
-tiers, tier 1 at zero usage, matrix default rates, prorated usage and contract minimums,
-weekly, daily and half-yearly periods), a plan
-time zone (New York with its DST months, UTC, Kolkata), usage for every aggregation (filters and
-group-by included), and then the bad inputs of docs/billing-rules.md §7 and §11: repeated and
+tiers, tier 1 at zero usage, matrix default rates and matrices keyed on two properties, prorated
+usage and contract minimums, weekly, daily and half-yearly periods), a plan time zone (New
+York with its DST months, UTC, Kolkata), usage for every aggregation (filters and group-by
+included), and then the bad inputs of docs/billing-rules.md §7 and §11: repeated and
 conflicting master-data ids, empty keys, unknown references, numbers that are not numbers or out of
 range, dates that do not exist, timestamps just inside and outside the timestamp rule, properties
 that are not a JSON object, payloads that only a joined string would confuse, and events that a
@@ -34,6 +34,7 @@ AS_OF = date(2024, 7, 1)
 TIMEZONES = ["America/New_York", "UTC", "Asia/Kolkata"]
 CURRENCIES = ["USD", "EUR", "JPY", "GBP", "KWD"]
 REGIONS = ["ap-south", "eu-west", "us-east"]
+KINDS = ["cpu", "gpu"]
 # Values of the 2-D dimension (a unit price): on and around the band bounds below.
 PRICE_POINTS = ["5", "10", "10.5", "25", "99.99", "100", "250"]
 BAND_BOUNDS = ["10", "25", "99.99", "100"]
@@ -91,6 +92,14 @@ METRICS: list[dict[str, Any]] = [
         "aggregation": "sum",
         "property": "gb",
         "group_by": "region",
+    },
+    # a matrix keyed on two properties (docs/billing-rules.md §2.10)
+    {
+        "id": "compute",
+        "event_name": "compute",
+        "aggregation": "sum",
+        "property": "hours",
+        "group_by": ["region", "kind"],
     },
     {
         "id": "units_by_price",
@@ -237,8 +246,9 @@ def _tiers(draw, kind: str, bounds: list[str] = BOUNDS) -> list[dict[str, Any]]:
     return rows
 
 
-def _pricing(draw, model: str) -> dict[str, Any]:
-    """A valid ``pricing`` mapping of ``model`` (docs/plan-and-datasets.md "Pricing fields")."""
+def _pricing(draw, model: str, two_keys: bool = False) -> dict[str, Any]:
+    """A valid ``pricing`` mapping of ``model`` (docs/plan-and-datasets.md "Pricing fields");
+    a matrix's rates keyed on two values when ``two_keys``."""
     pricing: dict[str, Any] = {"model": model}
     if model == "flat_fee":
         pricing["amount"] = draw(st.sampled_from(MONEY))
@@ -259,7 +269,12 @@ def _pricing(draw, model: str) -> dict[str, Any]:
     elif model == "step":
         pricing["tiers"] = _tiers(draw, "fee")
     elif model == "matrix":
-        pricing["rates"] = {region: _tiers(draw, "unit") for region in REGIONS}
+        if two_keys:
+            pricing["rates"] = {
+                region: {kind: _tiers(draw, "unit") for kind in KINDS} for region in REGIONS
+            }
+        else:
+            pricing["rates"] = {region: _tiers(draw, "unit") for region in REGIONS}
     else:
         pricing["bands"] = [
             {"up_to": bound, "tiers": _tiers(draw, "unit")}
@@ -297,7 +312,12 @@ def _terms(draw, model: str, pricing: dict[str, Any]) -> None:
             if draw(st.booleans()):
                 row["package_size"] = draw(st.sampled_from(["0.5", "1", "2.5", "10"]))
     if model == "matrix" and _rare(draw, 2):
-        pricing["rates"].pop(draw(st.sampled_from(REGIONS)))
+        region = draw(st.sampled_from(REGIONS))
+        rates = pricing["rates"]
+        if isinstance(rates[region], dict) and len(rates[region]) > 1:
+            rates[region].pop(draw(st.sampled_from(sorted(rates[region]))))
+        else:
+            rates.pop(region)
         pricing["default_rates"] = _tiers(draw, "unit")
 
 
@@ -308,14 +328,14 @@ def _products(draw) -> list[dict[str, Any]]:
         for n in range(draw(st.integers(1, 2))):
             product: dict[str, Any] = {"id": f"{model}_{n + 1}", "name": f"{model} {n + 1}"}
             if model == "matrix":
-                product["metric"] = "egress"
+                product["metric"] = draw(st.sampled_from(["egress", "compute"]))
             elif model == "two_dim_tiered":
                 product["metric"] = "units_by_price"
             elif model == "percent":
                 product["metric"] = draw(st.sampled_from(["payments", "refunds", "qty_sum"]))
             elif model != "flat_fee":
                 product["metric"] = draw(st.sampled_from(SCALAR_METRICS))
-            product["pricing"] = _pricing(draw, model)
+            product["pricing"] = _pricing(draw, model, product.get("metric") == "compute")
             if _rare(draw, 5):
                 if draw(st.booleans()):
                     product["tax_code"] = draw(st.sampled_from(sorted(TAX_CODES)))
@@ -330,7 +350,7 @@ def _override(draw, product: dict[str, Any]) -> str:
     model = product["pricing"]["model"]
     if model in SCALAR_MODELS:
         model = draw(st.sampled_from(SCALAR_MODELS))
-    pricing = _pricing(draw, model)
+    pricing = _pricing(draw, model, product.get("metric") == "compute")
     text = json.dumps(pricing)
     if draw(st.booleans()):
         # the JSON of a person: prices as numbers rather than strings
@@ -575,6 +595,10 @@ def _props(name: str, value: str, rnd: random.Random) -> dict[str, Any]:
         return {"gb": value, "region": rnd.choice(REGIONS)}
     if name == "sale":
         return {"units": value, "price": rnd.choice(PRICE_POINTS)}
+    if name == "compute":
+        props = {"hours": value, "region": rnd.choice(REGIONS)}
+        kind = rnd.choice([*KINDS, *KINDS, 'g"pu', None])  # a quote; now and then none
+        return props if kind is None else {**props, "kind": kind}
     return {"endpoint": "/v1/x"}
 
 

@@ -18,7 +18,7 @@ with events as (
 
 metrics as (
 
-    select metric_id, event_name, aggregation, property, group_by, reads_number
+    select metric_id, event_name, aggregation, property, group_by, group_by_2, reads_number
     from {{ source('raw', 'plan_metrics') }}
 
 ),
@@ -38,6 +38,7 @@ candidates as (
         metrics.aggregation,
         metrics.property,
         metrics.group_by,
+        metrics.group_by_2,
         metrics.reads_number
     from events
     inner join metrics on events.event_name = metrics.event_name
@@ -78,8 +79,13 @@ valued as {{ golive.cte_materialized() }} (
         reads_number,
         {{ golive.json_text('properties', 'property') }} as value_text,
         {{ golive.json_is_compound('properties', 'property') }} as value_is_compound,
-        case when group_by is not null
-            then {{ golive.json_text('properties', 'group_by') }}
+        -- one property: its text; two: the pair of their texts (missing reads as ''), §2.10
+        case
+            when group_by_2 is not null then {{ golive.group_pair(
+                "coalesce(" ~ golive.json_text('properties', 'group_by') ~ ", '')",
+                "coalesce(" ~ golive.json_text('properties', 'group_by_2') ~ ", '')"
+            ) }}
+            when group_by is not null then {{ golive.json_text('properties', 'group_by') }}
         end as group_value
     from filtered
 
