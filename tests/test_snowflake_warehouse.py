@@ -12,6 +12,7 @@ the tests are skipped and the reason is printed in pytest's summary (``-ra``).
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -35,7 +36,8 @@ from orchestration.stages import STAGES
 # fakesnow's note on its own Arrow copy of a result
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
-PLAN = Path(__file__).parent / "fixtures" / "worked_examples" / "plan.yaml"
+ROOT = Path(__file__).parents[1]
+PLAN = ROOT / "tests" / "fixtures" / "worked_examples" / "plan.yaml"
 PASSWORD = "fake-Pa55word-never-shown"
 
 
@@ -302,13 +304,17 @@ def assert_same_numbers(snowflake: str, duckdb: str) -> None:
 
 
 @pytest.mark.slow
-def test_worked_examples_on_snowflake_as_on_duckdb_then_promoted(snowflake_url_for, tmp_path):
+def test_worked_examples_on_snowflake_as_on_duckdb_then_promoted(
+    snowflake_url_for, tmp_path, working_folder
+):
+    from reliability.test_secrets import assert_secret_nowhere
     from test_worked_examples import EXPECTED_TOTALS
 
     duckdb = f"duckdb:///{tmp_path}/warehouse.duckdb"
     assert run_stages(PLAN, duckdb, approved_by="Grace Hopper").success
 
-    run = run_stages(PLAN, snowflake_url_for, approved_by="Grace Hopper")
+    log = tmp_path / "golive-run.log"
+    run = run_stages(PLAN, snowflake_url_for, approved_by="Grace Hopper", log_path=log)
     assert [s.stage for s in run.stages if s.success] == list(STAGES), [s.error for s in run.stages]
     wh = warehouse_from_url(snowflake_url_for)
     totals = {
@@ -334,6 +340,18 @@ def test_worked_examples_on_snowflake_as_on_duckdb_then_promoted(snowflake_url_f
         "promoted",
         "promoted",
     ]
+    # the password reached the connector and dbt only: it is in no log line (dbt's, kept in
+    # the log file), no file (evidence, reports, dbt's folders), no run metadata, no table
+    assert log.stat().st_size > 0
+    metadata = json.dumps([(s.metadata, s.error, s.warnings) for s in run.stages], default=str)
+    assert_secret_nowhere(
+        PASSWORD,
+        [tmp_path, working_folder, ROOT / "dbt_project" / "target"],
+        snowflake_url_for,
+        metadata,
+        str(run.signoff),
+        not_golives=("fakesnow.log",),  # the fake server's own log of the logins it took
+    )
 
 
 @pytest.mark.slow

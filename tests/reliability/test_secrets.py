@@ -1,5 +1,6 @@
 """Secrets: the password of a PostgreSQL warehouse URL and of a source URL appears in no output,
-no file, no table and no alert of a full run (one that promotes, and one that fails)."""
+no file, no table and no alert of a full run (one that promotes, and one that fails). The
+Snowflake warehouse's password is held to the same (tests/test_snowflake_warehouse.py)."""
 
 from __future__ import annotations
 
@@ -57,13 +58,13 @@ def _every_text(folder: Path) -> list[tuple[Path, bytes]]:
 
 
 def _warehouse_text(url: str) -> str:
-    """Every text value of every table golive wrote, as one string."""
+    """Every text value of every table golive wrote, as one string (PostgreSQL, Snowflake)."""
     wh = warehouse_from_url(url)
     texts = []
     for schema, table, column in wh.query(
         "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_schema in ('raw', 'quarantine', 'staging', 'sandbox', 'production', "
-        "'audit') and data_type in ('text', 'character varying')"
+        "where lower(table_schema) in ('raw', 'quarantine', 'staging', 'sandbox', "
+        "'production', 'audit') and lower(data_type) in ('text', 'character varying')"
     ):
         texts += [
             str(v)
@@ -71,6 +72,26 @@ def _warehouse_text(url: str) -> str:
             if v is not None
         ]
     return "\n".join(texts)
+
+
+def assert_secret_nowhere(
+    secret: str,
+    folders: list[Path],
+    url: str,
+    *texts: str,
+    not_golives: tuple[str, ...] = ("plan.yaml",),
+) -> None:
+    """``secret`` is in no file under ``folders`` (but those named in ``not_golives``: files
+    the test wrote itself), in none of ``texts`` (outputs, alerts, run metadata) and in no text
+    value of the warehouse at ``url``."""
+    for text in texts:
+        assert secret not in text
+    for folder in folders:
+        for path, data in _every_text(folder):
+            if path.name in not_golives:
+                continue
+            assert secret.encode() not in data, path
+    assert secret not in _warehouse_text(url)
 
 
 def test_no_password_anywhere(tmp_path, postgres_url, receiver, monkeypatch):
@@ -148,15 +169,15 @@ def test_no_password_anywhere(tmp_path, postgres_url, receiver, monkeypatch):
         assert "customers: cannot read from postgres" in failed.stdout
         assert len(received) == 1 and "a source could not be read" in received[0]["title"]
 
+        outputs = (promoted.stdout, promoted.stderr, failed.stdout, failed.stderr)
         for secret in (warehouse_pw, source_pw):
-            for output in (promoted.stdout, promoted.stderr, failed.stdout, failed.stderr):
-                assert secret not in output
-            for path, data in _every_text(tmp_path) + _every_text(ROOT / "dbt_project" / "target"):
-                if path.name == "plan.yaml":
-                    continue
-                assert secret.encode() not in data, path
-            assert secret not in json.dumps(received)
-            assert secret not in _warehouse_text(warehouse)
+            assert_secret_nowhere(
+                secret,
+                [tmp_path, ROOT / "dbt_project" / "target"],
+                warehouse,
+                *outputs,
+                json.dumps(received),
+            )
     finally:
         with psycopg.connect(postgres_url, autocommit=True) as con:
             con.execute(f"drop owned by {role} cascade")
