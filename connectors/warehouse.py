@@ -119,6 +119,13 @@ class Warehouse:
         """Texts that must never be shown (the password, the URL that holds it)."""
         return [self.url] if self.url != self.display_url else []
 
+    def sqlalchemy_access(self) -> tuple[str, dict[str, Any]] | None:
+        """How SQLAlchemy reaches this warehouse (what Great Expectations' SQL data sources
+        use): the URL, **secret included** (hand it on in an environment variable only), and
+        ``create_engine`` arguments that hold no secret. None where SQLAlchemy cannot reach it
+        (DuckDB: docs/stack.md "GX cannot validate DuckDB through SQL")."""
+        return None
+
     def scrub(self, text: str) -> str:
         """``text`` with every secret of this warehouse replaced by ``***``."""
         for secret in sorted(set(self.secrets()), key=len, reverse=True):
@@ -468,6 +475,10 @@ class PostgresWarehouse(Warehouse):
             secrets += [self.password, raw]
         return [s for s in secrets if s]
 
+    def sqlalchemy_access(self) -> tuple[str, dict[str, Any]] | None:
+        # the psycopg2 driver named (docs/stack.md "dagster-postgres needs psycopg2")
+        return "postgresql+psycopg2://" + self.url.split("://", 1)[1], {}
+
     #: the advisory lock golive takes on a PostgreSQL warehouse (per database)
     LOCK_ID = 0x676F6C697665  # "golive"
 
@@ -724,6 +735,29 @@ class SnowflakeWarehouse(Warehouse):
         if self.private_key:  # its lines, as a message might quote a part of it
             out += [line for line in self.private_key.splitlines() if len(line) >= 16]
         return out
+
+    def sqlalchemy_access(self) -> tuple[str, dict[str, Any]] | None:
+        """snowflake-sqlalchemy's URL (user and password, account, database, warehouse, role)
+        and, as connect arguments, what is no secret: a private endpoint's host, port and
+        protocol and golive's session parameters. Key-pair authentication gives None: the
+        private key would have to be a connect argument, which GX writes to its project."""
+        if not self.password:
+            return None
+        from urllib.parse import quote, urlencode
+
+        query = {k: getattr(self, k) for k in ("warehouse", "role") if getattr(self, k)}
+        url = (
+            f"snowflake://{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+            f"@{self.account}/{self.database}" + (f"?{urlencode(query)}" if query else "")
+        )
+        args = self.connect_args()
+        connect = {
+            key: args[key]
+            for key in ("host", "port", "protocol", "network_timeout", "login_timeout")
+            if key in args
+        }
+        connect["session_parameters"] = args["session_parameters"]
+        return url, {"connect_args": connect}
 
     def _private_key_der(self) -> bytes | None:
         if not self.private_key:

@@ -455,13 +455,13 @@ def _validate_profile(
     return evidence.validate(
         name,
         expectations,
-        frame=None if evidence.postgres_url else table.to_pandas(),
+        frame=None if evidence.reads_sql else table.to_pandas(),
         table=(PROFILE_SCHEMA, name),
     )
 
 
 def _session(warehouse: Warehouse, folder: str | Path | None) -> Evidence:
-    return Evidence(folder, warehouse.url if warehouse.dialect == "postgres" else None)
+    return Evidence(folder, warehouse)
 
 
 def profile(warehouse: Warehouse, dataset: str) -> pa.Table:

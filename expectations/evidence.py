@@ -7,10 +7,10 @@ report's folder, the demo's ``--dir``), else the current folder. GX's progress b
 analytics are off and its logger reports errors only (docs/stack.md "GX progress bars").
 
 What GX validates is always small and bounded: one-row summaries and profile tables that SQL
-computed in the warehouse. On PostgreSQL GX reads them through SQL, where they live; on DuckDB
-as a pandas frame (GX cannot read DuckDB through SQL, docs/stack.md). The PostgreSQL URL is
-never written into ``gx/``: the project's data source names an environment variable, set only
-while a validation runs.
+computed in the warehouse. On PostgreSQL and Snowflake GX reads them through SQL, where they
+live; on DuckDB (and on Snowflake with key-pair authentication) as a pandas frame (GX cannot
+read DuckDB through SQL, docs/stack.md). The warehouse URL is never written into ``gx/``: the
+project's data source names an environment variable, set only while a validation runs.
 """
 
 from __future__ import annotations
@@ -94,19 +94,13 @@ def _sqlalchemy_template() -> str:
     return "${" + URL_VARIABLE + "}"
 
 
-def sqlalchemy_url(url: str) -> str:
-    """A PostgreSQL warehouse URL with the psycopg2 driver named, as GX's engine needs
-    (docs/stack.md "dagster-postgres needs psycopg2")."""
-    return "postgresql+psycopg2://" + url.split("://", 1)[1]
-
-
 @contextlib.contextmanager
 def _url_variable(url: str | None) -> Iterator[None]:
     if url is None:
         yield
         return
     previous = os.environ.get(URL_VARIABLE)
-    os.environ[URL_VARIABLE] = sqlalchemy_url(url)
+    os.environ[URL_VARIABLE] = url
     try:
         yield
     finally:
@@ -157,15 +151,23 @@ class Evidence:
     (building them costs more than validating a small profile), or when the enclosing
     :func:`one_docs_build` ends."""
 
-    def __init__(self, folder: str | Path | None = None, postgres_url: str | None = None):
+    def __init__(self, folder: str | Path | None = None, warehouse: Any = None):
         self.folder = folder
-        self.postgres_url = postgres_url
+        #: (SQLAlchemy URL, engine arguments) when GX reads the warehouse through SQL
+        self.sql = warehouse.sqlalchemy_access() if warehouse is not None else None
+        #: what the data sources of this session are called after (one per kind of access)
+        self.kind = warehouse.dialect if self.sql else "frame"
         self._ids: list[Any] = []
         self._stack = contextlib.ExitStack()
 
+    @property
+    def reads_sql(self) -> bool:
+        """Whether validations read a table in the warehouse (else a pandas frame)."""
+        return self.sql is not None
+
     def __enter__(self) -> Evidence:
         self._stack.enter_context(_LOCK)
-        self._stack.enter_context(_url_variable(self.postgres_url))
+        self._stack.enter_context(_url_variable(self.sql[0] if self.sql else None))
         self._deferred = bool(_DEFERRED) and _DEFERRED["root"] == working_folder(self.folder)
         if self._deferred and _DEFERRED["context"] is not None:
             self.context = _DEFERRED["context"]
@@ -194,9 +196,9 @@ class Evidence:
     ) -> Validation:
         """Validate the suite ``name`` of ``expectations`` and keep the result.
 
-        On PostgreSQL (the session's ``postgres_url``) GX reads ``table`` (schema, table) in
-        the warehouse through SQL; otherwise it reads ``frame`` (a small pandas frame). Each
-        name has its own data source, so validations never share GX objects.
+        Where the session reads SQL (PostgreSQL, Snowflake) GX reads ``table`` (schema,
+        table) in the warehouse; otherwise ``frame`` (a small pandas frame). Each name has its
+        own data source per kind of access, so validations never share GX objects.
         """
         import great_expectations as gx
         from great_expectations.data_context.types.resource_identifiers import (
@@ -206,15 +208,17 @@ class Evidence:
 
         context = self.context
         # one data source per name and kind: a folder that served DuckDB may serve PostgreSQL
-        source_name = f"golive_{name}_{'sql' if self.postgres_url else 'frame'}"
-        if self.postgres_url:
+        kind = {"postgres": "sql"}.get(self.kind, self.kind)
+        source_name = f"golive_{name}_{kind}"
+        if self.sql:
             if table is None:
                 raise ValueError("a SQL validation needs the table it reads")
-            # the generic SQL source: it takes socket URLs (?host=/dir), the PostgreSQL one not
+            # the generic SQL source: it takes socket URLs (?host=/dir), the PostgreSQL one not;
+            # the engine arguments hold no secret (they are written to gx/)
             with warnings.catch_warnings():  # "a more specific PostgresDatasource": see above
                 warnings.simplefilter("ignore")
                 source = context.data_sources.add_or_update_sql(
-                    source_name, connection_string=_sqlalchemy_template()
+                    source_name, connection_string=_sqlalchemy_template(), kwargs=self.sql[1]
                 )
             asset = source.add_table_asset(name, table_name=table[1], schema_name=table[0])
             batch = asset.add_batch_definition_whole_table(name)
@@ -257,9 +261,10 @@ def validate(
     *,
     frame: Any = None,
     table: tuple[str, str] | None = None,
-    postgres_url: str | None = None,
+    warehouse: Any = None,
     folder: str | Path | None = None,
 ) -> Validation:
-    """Validate one suite in its own session (:class:`Evidence`): kept, Data Docs updated."""
-    with Evidence(folder, postgres_url) as evidence:
+    """Validate one suite in its own session (:class:`Evidence`): kept, Data Docs updated.
+    ``warehouse``: where GX reads ``table`` through SQL, if it can (else ``frame``)."""
+    with Evidence(folder, warehouse) as evidence:
         return evidence.validate(name, expectations, frame=frame, table=table)

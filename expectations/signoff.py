@@ -51,7 +51,8 @@ def expectations(thresholds: Signoff) -> list[Any]:
     return [spec.expectation(threshold) for spec, threshold in required(thresholds)]
 
 
-#: where the margins GX validates are written on PostgreSQL (GX reads them through SQL)
+#: where the margins GX validates are written on PostgreSQL and Snowflake (GX reads them
+#: through SQL)
 MARGINS_TABLE = ("staging", "signoff_margins")
 
 
@@ -73,20 +74,20 @@ def validate_signoff(
 
     The verdict is the exact decimal comparison of the criteria table. GX checks the same
     comparison, as a margin against 0 (exact in floats too), and keeps the evidence: on a
-    PostgreSQL ``warehouse`` through SQL on ``staging.signoff_margins``, elsewhere as a pandas
-    frame. Should GX and the exact comparison ever disagree, :class:`SignoffDisagreement` is
-    raised rather than a verdict given.
+    PostgreSQL or Snowflake ``warehouse`` through SQL on ``staging.signoff_margins``, elsewhere
+    as a pandas frame. Should GX and the exact comparison ever disagree,
+    :class:`SignoffDisagreement` is raised rather than a verdict given.
     """
     table = margins(summary, thresholds)
-    postgres = warehouse is not None and warehouse.dialect == "postgres"
-    if postgres:
+    sql = warehouse is not None and warehouse.sqlalchemy_access() is not None
+    if sql:
         warehouse.load_arrow(*MARGINS_TABLE, table)
     validation = validate(
         SUITE_NAME,
         expectations(thresholds),
-        frame=None if postgres else table.to_pandas(),
+        frame=None if sql else table.to_pandas(),
         table=MARGINS_TABLE,
-        postgres_url=warehouse.url if postgres else None,
+        warehouse=warehouse if sql else None,
         folder=folder,
     )
     criteria = []

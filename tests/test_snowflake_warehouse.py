@@ -324,6 +324,13 @@ def test_worked_examples_on_snowflake_as_on_duckdb_then_promoted(
     assert totals == EXPECTED_TOTALS
     assert_same_numbers(snowflake_url_for, duckdb)
     assert all(c["passed"] for c in run.signoff)
+    # GX read the sign-off margins and the input profiles in Snowflake, through SQL
+    gx_project = (working_folder / "gx" / "great_expectations.yml").read_text()
+    for source in ("golive_signoff_snowflake", "golive_input_profile_customers_snowflake"):
+        assert source in gx_project
+    assert "${GOLIVE_GX_WAREHOUSE_URL}" in gx_project
+    margins = wh.query("select * from staging.signoff_margins")
+    assert len(margins) == 1 and all(m >= 0 for m in margins[0])
 
     # promoted in one transaction, with its audit row
     assert wh.scalar("select count(*) from production.invoices") == len(EXPECTED_TOTALS)
