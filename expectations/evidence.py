@@ -130,6 +130,8 @@ def one_docs_build(folder: str | Path | None = None) -> Iterator[None]:
     each would rebuild the Data Docs (about a second each) and open the project again. The
     runner wraps a whole run in this, so the pages are built once, also when a stage fails.
     Outside it (an asset materialized from the Dagster UI) each session builds its own pages.
+    The block holds the evidence lock throughout: GX sessions of other threads of the process
+    wait for it to end (the runner's stages run in its own thread, one after the other).
     """
     with _LOCK:
         if _DEFERRED:  # nested: the outer block builds
