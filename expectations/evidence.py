@@ -121,6 +121,11 @@ class Validation:
     docs: Path
 
 
+def reads_sql(warehouse: Any) -> bool:
+    """Whether GX reads this warehouse's tables through SQL (else it validates a frame)."""
+    return warehouse is not None and warehouse.sqlalchemy_access() is not None
+
+
 @contextlib.contextmanager
 def one_docs_build(folder: str | Path | None = None) -> Iterator[None]:
     """Build the Data Docs once, when the block ends, for every validation kept inside it

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from connectors.warehouse import Warehouse
 from expectations.criteria import BY_NAME, observed, required
-from expectations.evidence import validate
+from expectations.evidence import reads_sql, validate
 from golive.plan import Signoff
 
 DECIMAL = pa.decimal128(38, 10)
@@ -79,7 +79,7 @@ def validate_signoff(
     :class:`SignoffDisagreement` is raised rather than a verdict given.
     """
     table = margins(summary, thresholds)
-    sql = warehouse is not None and warehouse.sqlalchemy_access() is not None
+    sql = reads_sql(warehouse)
     if sql:
         warehouse.load_arrow(*MARGINS_TABLE, table)
     validation = validate(
@@ -87,7 +87,7 @@ def validate_signoff(
         expectations(thresholds),
         frame=None if sql else table.to_pandas(),
         table=MARGINS_TABLE,
-        warehouse=warehouse if sql else None,
+        warehouse=warehouse,
         folder=folder,
     )
     criteria = []

@@ -16,6 +16,7 @@ from golive.plan import (
     JOURNAL_ACCOUNTS,
     NUMERIC_AGGREGATIONS,
     Coupon,
+    Metric,
     Plan,
     Pricing,
     Product,
@@ -202,6 +203,11 @@ def price_book_tables(product_rows: list[dict], price_tier_rows: list[dict]) -> 
     return _arrow(product_rows, PRODUCT_COLUMNS), _arrow(price_tier_rows, TIER_COLUMNS)
 
 
+def _group_key(metric: Metric, i: int) -> str | None:
+    keys = metric.group_keys()
+    return keys[i] if i < len(keys) else None
+
+
 def plan_tables(plan: Plan) -> dict[str, pa.Table]:
     """Every ``raw.plan_*`` table (and ``raw.currencies``) for a validated plan."""
     signoff = plan.signoff
@@ -240,12 +246,8 @@ def plan_tables(plan: Plan) -> dict[str, pa.Table]:
             "aggregation": pa.array([m.aggregation for m in plan.metrics], pa.string()),
             "property": pa.array([m.property for m in plan.metrics], pa.string()),
             # the first (or only) grouping property, and the second of a two-key matrix
-            "group_by": pa.array(
-                [(m.group_keys() or (None,))[0] for m in plan.metrics], pa.string()
-            ),
-            "group_by_2": pa.array(
-                [(m.group_keys()[1:] or (None,))[0] for m in plan.metrics], pa.string()
-            ),
+            "group_by": pa.array([_group_key(m, 0) for m in plan.metrics], pa.string()),
+            "group_by_2": pa.array([_group_key(m, 1) for m in plan.metrics], pa.string()),
             "reads_number": pa.array(
                 [m.aggregation in NUMERIC_AGGREGATIONS for m in plan.metrics], pa.bool_()
             ),
