@@ -43,17 +43,21 @@ service_periods as (
     select
         deferred_lines.*,
         case when contract_lines.start_date > periods.active_start
-            then contract_lines.start_date else periods.active_start end as service_start,
+                then contract_lines.start_date
+            else periods.active_start
+        end as service_start,
         case when contract_lines.end_date < periods.active_end
-            then contract_lines.end_date else periods.active_end end as service_end
+                then contract_lines.end_date
+            else periods.active_end
+        end as service_end
     from deferred_lines
     inner join {{ ref('int_contract_periods') }} as periods
         on deferred_lines.contract_id = periods.contract_id
-        and deferred_lines.period_start = periods.period_start
+            and deferred_lines.period_start = periods.period_start
     inner join {{ ref('stg_contract_lines') }} as contract_lines
         on deferred_lines.contract_id = contract_lines.contract_id
-        and deferred_lines.line_no = contract_lines.line_no
-        and contract_lines.status = 'accepted'
+            and deferred_lines.line_no = contract_lines.line_no
+            and contract_lines.status = 'accepted'
 
 ),
 
@@ -61,7 +65,7 @@ lines as (
 
     select
         service_periods.*,
-        {{ dbt.datediff('service_periods.service_start', 'service_periods.service_end', 'day') }} + 1
+        {{ dbt.datediff('service_periods.service_start', 'service_periods.service_end', 'day') }} + 1  -- noqa: LT05
             as service_days,
         {{ dbt.datediff(
             dbt.date_trunc('month', 'service_periods.service_start'),
@@ -83,9 +87,9 @@ offsets as (
     select series.n
     from ({{ golive.integers_from_zero(1000) }}) as series
     where series.n < (select max(dated.dates) from (
-        select case when schedule = 'daily' then service_days else service_months end as dates
-        from lines
-    ) as dated)
+            select case when schedule = 'daily' then service_days else service_months end as dates
+            from lines
+        ) as dated)
 
 ),
 

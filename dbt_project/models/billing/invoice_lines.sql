@@ -23,41 +23,64 @@ product_lines as (
     from {{ ref('int_invoice_lines_priced') }} as priced
     inner join invoices
         on priced.contract_id = invoices.contract_id
-        and priced.period_start = invoices.period_start
+            and priced.period_start = invoices.period_start
 
 ),
 
 line_counts as (
 
-    select invoice_id, max(line_no) as last_line_no from product_lines
+    select
+        invoice_id,
+        max(line_no) as last_line_no
+    from product_lines
     group by invoice_id
 
 ),
 
 contract_lines as (
 
-    select invoice_id, 1 as line_offset, 'contract_discount' as product_id,
-        'Contract discount' as description, discount_amount as amount
+    select
+        invoice_id,
+        1 as line_offset,
+        'contract_discount' as product_id,
+        'Contract discount' as description,
+        discount_amount as amount
     from invoices
     where discount_amount <> 0
     union all
-    select invoice_id, 2 as line_offset, 'minimum_commitment_true_up' as product_id,
-        'Minimum commitment true-up' as description, true_up_amount as amount
+    select
+        invoice_id,
+        2 as line_offset,
+        'minimum_commitment_true_up' as product_id,
+        'Minimum commitment true-up' as description,
+        true_up_amount as amount
     from invoices
     where true_up_amount <> 0
     union all
-    select invoice_id, 3 as line_offset, 'maximum_commitment_cap' as product_id,
-        'Maximum commitment cap' as description, cap_amount as amount
+    select
+        invoice_id,
+        3 as line_offset,
+        'maximum_commitment_cap' as product_id,
+        'Maximum commitment cap' as description,
+        cap_amount as amount
     from invoices
     where cap_amount <> 0
     union all
-    select invoice_id, 4 as line_offset, 'coupon' as product_id,
-        {{ dbt.concat(["'Coupon '", "coupon_id"]) }} as description, coupon_amount as amount
+    select
+        invoice_id,
+        4 as line_offset,
+        'coupon' as product_id,
+        {{ dbt.concat(["'Coupon '", "coupon_id"]) }} as description,
+        coupon_amount as amount
     from invoices
     where coupon_amount <> 0
     union all
-    select invoice_id, 5 as line_offset, 'prepaid_credit_applied' as product_id,
-        'Prepaid credit applied' as description, -credits_applied as amount
+    select
+        invoice_id,
+        5 as line_offset,
+        'prepaid_credit_applied' as product_id,
+        'Prepaid credit applied' as description,
+        -credits_applied as amount
     from invoices
     where credits_applied <> 0
 
@@ -66,8 +89,16 @@ contract_lines as (
 final as (
 
     select
-        invoice_id, line_no, product_id, description, quantity, billable_quantity, unit_label,
-        amount, line_kind, billing_timing
+        invoice_id,
+        line_no,
+        product_id,
+        description,
+        quantity,
+        billable_quantity,
+        unit_label,
+        amount,
+        line_kind,
+        billing_timing
     from product_lines
     union all
     select

@@ -7,8 +7,14 @@
 with invoices as (
 
     select
-        invoice_id, contract_id, period_start, currency, minor_unit, lines_amount,
-        subtotal - credits_applied as taxable, tax_rate_percent
+        invoice_id,
+        contract_id,
+        period_start,
+        currency,
+        minor_unit,
+        lines_amount,
+        subtotal - credits_applied as taxable,
+        tax_rate_percent
     from {{ ref('int_invoice_settlements') }}
 
 ),
@@ -22,7 +28,7 @@ line_rates as (
     from {{ ref('int_invoice_lines_priced') }} as priced
     inner join invoices
         on priced.contract_id = invoices.contract_id
-        and priced.period_start = invoices.period_start
+            and priced.period_start = invoices.period_start
     group by invoices.invoice_id, coalesce(priced.tax_rate_percent, invoices.tax_rate_percent)
 
 ),
@@ -44,7 +50,12 @@ shares as (
     where invoices.lines_amount <> 0
     union all
     select
-        invoice_id, contract_id, period_start, currency, minor_unit, tax_rate_percent,
+        invoice_id,
+        contract_id,
+        period_start,
+        currency,
+        minor_unit,
+        tax_rate_percent,
         taxable as taxable_amount
     from invoices
     where lines_amount = 0

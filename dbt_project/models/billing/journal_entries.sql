@@ -19,11 +19,17 @@ lines as (
 
 postings as (
 
-    select invoice_id, 1 as sort_key, 'accounts_receivable' as account,
-        total as debit, {{ golive.to_decimal('0') }} as credit
+    select
+        invoice_id,
+        1 as sort_key,
+        'accounts_receivable' as account,
+        total as debit,
+        {{ golive.to_decimal('0') }} as credit
     from invoices
     union all
-    select invoice_id, 10 + line_no as sort_key,
+    select
+        invoice_id,
+        10 + line_no as sort_key,
         case
             when line_kind = 'product' and billing_timing = 'advance' then 'deferred_revenue'
             when line_kind = 'prepaid_credit_applied' then 'customer_prepaid_balance'
@@ -33,8 +39,12 @@ postings as (
         case when amount > 0 then amount else 0 end as credit
     from lines
     union all
-    select invoice_id, 9999 as sort_key, 'sales_tax_payable' as account,
-        {{ golive.to_decimal('0') }} as debit, tax as credit
+    select
+        invoice_id,
+        9999 as sort_key,
+        'sales_tax_payable' as account,
+        {{ golive.to_decimal('0') }} as debit,
+        tax as credit
     from invoices
 
 ),

@@ -4,14 +4,21 @@
     criterion no_pricing_errors. -#}
 with groups as (
 
-    select * from {{ ref('int_invoice_line_groups') }} where no_rate
+    select * from {{ ref('int_invoice_line_groups') }}
+    where no_rate
 
 ),
 
 lines as (
 
     select
-        contract_id, line_no, period_start, product_id, customer_id, model, quantity,
+        contract_id,
+        line_no,
+        period_start,
+        product_id,
+        customer_id,
+        model,
+        quantity,
         bounds_problem
     from {{ ref('int_invoice_lines_priced') }}
 
@@ -19,7 +26,11 @@ lines as (
 
 invoices as (
 
-    select invoice_id, contract_id, period_start from {{ ref('int_invoices_computed') }}
+    select
+        invoice_id,
+        contract_id,
+        period_start
+    from {{ ref('int_invoices_computed') }}
 
 ),
 
@@ -40,11 +51,15 @@ problems as (
     from groups
     inner join lines
         on groups.contract_id = lines.contract_id
-        and groups.line_no = lines.line_no
-        and groups.period_start = lines.period_start
+            and groups.line_no = lines.line_no
+            and groups.period_start = lines.period_start
     union all
     select
-        contract_id, period_start, customer_id, product_id, model,
+        contract_id,
+        period_start,
+        customer_id,
+        product_id,
+        model,
         cast(null as {{ dbt.type_string() }}) as group_value,
         quantity,
         bounds_problem as reason
@@ -68,7 +83,7 @@ final as (
     from problems
     left join invoices
         on problems.contract_id = invoices.contract_id
-        and problems.period_start = invoices.period_start
+            and problems.period_start = invoices.period_start
 
 )
 

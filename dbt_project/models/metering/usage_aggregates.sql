@@ -26,7 +26,13 @@ with settings as (
 
 contracts as (
 
-    select contract_id, customer_id, start_date, end_date, billing_anchor_date, months_per_period
+    select
+        contract_id,
+        customer_id,
+        start_date,
+        end_date,
+        billing_anchor_date,
+        months_per_period
     from {{ ref('stg_contracts') }}
     where status = 'accepted'
 
@@ -81,11 +87,16 @@ day_contracts as (
             partition by customer_days.customer_id, customer_days.event_day
             order by contracts.start_date desc, contracts.contract_id desc
         ) as contract_rank
-    from (select distinct customer_id, event_day from days) as customer_days
+    from (
+        select distinct
+            customer_id,
+            event_day
+        from days
+    ) as customer_days
     inner join contracts
         on customer_days.customer_id = contracts.customer_id
-        and customer_days.event_day >= contracts.start_date
-        and (contracts.end_date is null or customer_days.event_day <= contracts.end_date)
+            and customer_days.event_day >= contracts.start_date
+            and (contracts.end_date is null or customer_days.event_day <= contracts.end_date)
 
 ),
 
@@ -114,7 +125,7 @@ periods as (
     from days
     inner join day_periods
         on days.customer_id = day_periods.customer_id
-        and days.event_day = day_periods.event_day
+            and days.event_day = day_periods.event_day
     {%- if is_incremental() %}
     where exists (
         select 1 from affected
@@ -145,7 +156,8 @@ carried as (
         {{ golive.zone_to_utc('cast(periods.period_end as timestamp)', 'settings.timezone') }}
             as period_end_at,
         lead(periods.first_at) over (
-            partition by periods.customer_id, periods.contract_id, periods.metric_id,
+            partition by
+                periods.customer_id, periods.contract_id, periods.metric_id,
                 periods.group_value, periods.period_start
             order by periods.event_day
         ) as next_first_at
@@ -164,13 +176,13 @@ levels as (
         group_value,
         period_start,
         coalesce(sum(held_level_microseconds), 0)
-            + sum({{ golive.level_times(
+        + sum({{ golive.level_times(
                 'last_value',
                 golive.epoch_microseconds('coalesce(next_first_at, period_end_at)')
                 ~ ' - ' ~ golive.epoch_microseconds('last_at')) }})
             as level_microseconds,
         max({{ golive.epoch_microseconds('period_end_at') }})
-            - max({{ golive.epoch_microseconds('period_start_at') }}) as period_microseconds
+        - max({{ golive.epoch_microseconds('period_start_at') }}) as period_microseconds
     from carried
     group by customer_id, contract_id, metric_id, group_value, period_start
 
@@ -179,7 +191,12 @@ levels as (
 latest as (
 
     select
-        customer_id, contract_id, metric_id, group_value, period_start, last_value,
+        customer_id,
+        contract_id,
+        metric_id,
+        group_value,
+        period_start,
+        last_value,
         row_number() over (
             partition by customer_id, contract_id, metric_id, group_value, period_start
             order by last_at desc, last_event_id desc
@@ -201,11 +218,12 @@ distinct_values as (
     from periods
     inner join {{ ref('int_usage_daily_distinct') }} as values_seen
         on periods.customer_id = values_seen.customer_id
-        and periods.metric_id = values_seen.metric_id
-        and periods.event_day = values_seen.event_day
-        and periods.group_value is not distinct from values_seen.group_value
+            and periods.metric_id = values_seen.metric_id
+            and periods.event_day = values_seen.event_day
+            and periods.group_value is not distinct from values_seen.group_value
     where periods.aggregation = 'count_distinct'
-    group by periods.customer_id, periods.contract_id, periods.metric_id, periods.group_value,
+    group by
+        periods.customer_id, periods.contract_id, periods.metric_id, periods.group_value,
         periods.period_start
 
 ),
@@ -255,23 +273,23 @@ final as (
     from aggregated
     left join latest
         on aggregated.customer_id = latest.customer_id
-        and aggregated.contract_id = latest.contract_id
-        and aggregated.metric_id = latest.metric_id
-        and aggregated.period_start = latest.period_start
-        and aggregated.group_value is not distinct from latest.group_value
-        and latest.recency = 1
+            and aggregated.contract_id = latest.contract_id
+            and aggregated.metric_id = latest.metric_id
+            and aggregated.period_start = latest.period_start
+            and aggregated.group_value is not distinct from latest.group_value
+            and latest.recency = 1
     left join levels
         on aggregated.customer_id = levels.customer_id
-        and aggregated.contract_id = levels.contract_id
-        and aggregated.metric_id = levels.metric_id
-        and aggregated.period_start = levels.period_start
-        and aggregated.group_value is not distinct from levels.group_value
+            and aggregated.contract_id = levels.contract_id
+            and aggregated.metric_id = levels.metric_id
+            and aggregated.period_start = levels.period_start
+            and aggregated.group_value is not distinct from levels.group_value
     left join distinct_values
         on aggregated.customer_id = distinct_values.customer_id
-        and aggregated.contract_id = distinct_values.contract_id
-        and aggregated.metric_id = distinct_values.metric_id
-        and aggregated.period_start = distinct_values.period_start
-        and aggregated.group_value is not distinct from distinct_values.group_value
+            and aggregated.contract_id = distinct_values.contract_id
+            and aggregated.metric_id = distinct_values.metric_id
+            and aggregated.period_start = distinct_values.period_start
+            and aggregated.group_value is not distinct from distinct_values.group_value
 
 )
 

@@ -10,7 +10,10 @@ with events as (
 
 contracts as (
 
-    select customer_id, start_date, end_date
+    select
+        customer_id,
+        start_date,
+        end_date
     from {{ ref('stg_contracts') }}
     where status = 'accepted'
 
@@ -27,11 +30,11 @@ final as (
         'outside_contract_dates' as reason
     from events
     where not exists (
-        select 1 from contracts
-        where contracts.customer_id = events.customer_id
-            and events.event_day >= contracts.start_date
-            and (contracts.end_date is null or events.event_day <= contracts.end_date)
-    )
+            select 1 from contracts
+            where contracts.customer_id = events.customer_id
+                and events.event_day >= contracts.start_date
+                and (contracts.end_date is null or events.event_day <= contracts.end_date)
+        )
 
 )
 

@@ -18,7 +18,9 @@ invoice_counts as (
         sum(case when invoices.status = 'missing_in_legacy' then 1 else 0 end)
             as invoices_missing_in_legacy,
         sum(case when invoices.status in ('duplicate_in_legacy', 'duplicate_legacy_invoice_id')
-            then 1 else 0 end) as invoices_duplicate_in_legacy
+                then 1
+            else 0
+        end) as invoices_duplicate_in_legacy
     from invoices
 
 ),
@@ -113,8 +115,9 @@ revenue_schedule_per_month as (
 
 largest_revenue_schedule_delta as (
 
-    select coalesce(max(revenue_schedule_per_month.abs_revenue_schedule_delta), 0)
-        as abs_revenue_schedule_delta
+    select
+        coalesce(max(revenue_schedule_per_month.abs_revenue_schedule_delta), 0)
+            as abs_revenue_schedule_delta
     from revenue_schedule_per_month
 
 ),
@@ -131,7 +134,8 @@ balance as (
 
 unbalanced as (
 
-    select count(*) as unbalanced_invoices from balance where balance.imbalance <> 0
+    select count(*) as unbalanced_invoices from balance
+    where balance.imbalance <> 0
 
 ),
 
@@ -166,11 +170,11 @@ final as (
         unbalanced.unbalanced_invoices,
         unpriced.pricing_errors,
         case when invoice_counts.invoices_compared > 0
-            then {{ golive.decimal_div('invoice_counts.invoices_matched', 'invoice_counts.invoices_compared') }}
+                then {{ golive.decimal_div('invoice_counts.invoices_matched', 'invoice_counts.invoices_compared') }}
             else {{ golive.to_decimal('0') }}
         end as invoice_match_rate,
         case when events.events_received > 0
-            then {{ golive.decimal_div('events.events_quarantined', 'events.events_received') }}
+                then {{ golive.decimal_div('events.events_quarantined', 'events.events_received') }}
             else {{ golive.to_decimal('0') }}
         end as quarantined_event_ratio,
         events.events_received,
@@ -180,7 +184,7 @@ final as (
         line_counts.lines_compared,
         coalesce(line_counts.lines_matched, 0) as lines_matched,
         case when line_counts.lines_compared > 0
-            then {{ golive.decimal_div('line_counts.lines_matched', 'line_counts.lines_compared') }}
+                then {{ golive.decimal_div('line_counts.lines_matched', 'line_counts.lines_compared') }}
             else {{ golive.to_decimal('0') }}
         end as line_match_rate,
         journal_counts.journal_accounts_compared,

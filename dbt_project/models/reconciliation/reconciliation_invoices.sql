@@ -27,27 +27,42 @@ invoices as (
 generated as (
 
     select
-        invoice_id, contract_id, customer_id, period_start, period_end, currency, total
-    from invoices where side = 'generated'
+        invoice_id,
+        contract_id,
+        customer_id,
+        period_start,
+        period_end,
+        currency,
+        total
+    from invoices
+    where side = 'generated'
 
 ),
 
 legacy_all as (
 
     select
-        invoice_id, contract_id, customer_id, period_start, period_end, currency, total,
+        invoice_id,
+        contract_id,
+        customer_id,
+        period_start,
+        period_end,
+        currency,
+        total,
         count(*) over (partition by invoice_id) as id_rows,
         row_number() over (
             partition by invoice_id
             order by customer_id, period_start, period_end, currency, total, contract_id
         ) as id_copy
-    from invoices where side = 'legacy'
+    from invoices
+    where side = 'legacy'
 
 ),
 
 legacy as (
 
-    select * from legacy_all where id_rows = 1
+    select * from legacy_all
+    where id_rows = 1
 
 ),
 
@@ -64,16 +79,20 @@ named_pairs as (
     from legacy
     inner join generated
         on legacy.customer_id = generated.customer_id
-        and legacy.period_start = generated.period_start
-        and legacy.period_end = generated.period_end
-        and legacy.currency = generated.currency
-        and legacy.contract_id = generated.contract_id
+            and legacy.period_start = generated.period_start
+            and legacy.period_end = generated.period_end
+            and legacy.currency = generated.currency
+            and legacy.contract_id = generated.contract_id
 
 ),
 
 named as (
 
-    select legacy_invoice_id, invoice_id from named_pairs where pair_rank = 1
+    select
+        legacy_invoice_id,
+        invoice_id
+    from named_pairs
+    where pair_rank = 1
 
 ),
 
@@ -114,7 +133,8 @@ legacy_ranked as (
     select
         legacy_left.*,
         row_number() over (
-            partition by legacy_left.customer_id, legacy_left.period_start,
+            partition by
+                legacy_left.customer_id, legacy_left.period_start,
                 legacy_left.period_end, legacy_left.currency
             order by
                 abs(legacy_left.total - coalesce(single.total, legacy_left.total)),
@@ -124,10 +144,10 @@ legacy_ranked as (
     from legacy_left
     left join generated_left as single
         on legacy_left.customer_id = single.customer_id
-        and legacy_left.period_start = single.period_start
-        and legacy_left.period_end = single.period_end
-        and legacy_left.currency = single.currency
-        and single.in_key = 1
+            and legacy_left.period_start = single.period_start
+            and legacy_left.period_end = single.period_end
+            and legacy_left.currency = single.currency
+            and single.in_key = 1
 
 ),
 
@@ -149,19 +169,27 @@ ranked_pairs as (
     from legacy_ranked
     full outer join generated_ranked
         on legacy_ranked.customer_id = generated_ranked.customer_id
-        and legacy_ranked.period_start = generated_ranked.period_start
-        and legacy_ranked.period_end = generated_ranked.period_end
-        and legacy_ranked.currency = generated_ranked.currency
-        and legacy_ranked.key_rank = generated_ranked.key_rank
+            and legacy_ranked.period_start = generated_ranked.period_start
+            and legacy_ranked.period_end = generated_ranked.period_end
+            and legacy_ranked.currency = generated_ranked.currency
+            and legacy_ranked.key_rank = generated_ranked.key_rank
 
 ),
 
 keys_paired as (
 
-    select distinct customer_id, period_start, period_end, currency from ranked_pairs
+    select distinct
+        customer_id,
+        period_start,
+        period_end,
+        currency
+    from ranked_pairs
     where legacy_invoice_id is not null and invoice_id is not null
     union
-    select distinct generated.customer_id, generated.period_start, generated.period_end,
+    select distinct
+        generated.customer_id,
+        generated.period_start,
+        generated.period_end,
         generated.currency
     from named inner join generated on named.invoice_id = generated.invoice_id
 
@@ -169,9 +197,19 @@ keys_paired as (
 
 rows_all as (
 
-    select legacy_invoice_id, invoice_id, 1 as id_copy, 'pair' as kind from named
+    select
+        legacy_invoice_id,
+        invoice_id,
+        1 as id_copy,
+        'pair' as kind
+    from named
     union all
-    select legacy_invoice_id, invoice_id, 1 as id_copy, 'pair' as kind from ranked_pairs
+    select
+        legacy_invoice_id,
+        invoice_id,
+        1 as id_copy,
+        'pair' as kind
+    from ranked_pairs
     union all
     -- the legacy invoices left out of the pairing: a second bill for a paired contract
     select
@@ -188,7 +226,8 @@ rows_all as (
         cast(null as {{ dbt.type_string() }}) as invoice_id,
         id_copy,
         'repeated_id' as kind
-    from legacy_all where id_rows > 1
+    from legacy_all
+    where id_rows > 1
 
 ),
 
@@ -210,7 +249,7 @@ joined as (
     left join generated on rows_all.invoice_id = generated.invoice_id
     left join legacy_all
         on rows_all.legacy_invoice_id = legacy_all.invoice_id
-        and rows_all.id_copy = legacy_all.id_copy
+            and rows_all.id_copy = legacy_all.id_copy
 
 ),
 
@@ -248,7 +287,8 @@ final as (
             when deduplicated.invoice_id is null then 'missing_in_generated'
             when deduplicated.legacy_invoice_id is null then 'missing_in_legacy'
             when abs(deduplicated.delta) <= coalesce(
-                settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
+                    settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }}
+                )
                 then 'matched'
             else 'amount_mismatch'
         end as status

@@ -11,8 +11,12 @@ with settings as (
 pairs as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        invoices.legacy_invoice_id, invoices.invoice_id,
+        invoices.customer_id,
+        invoices.period_start,
+        invoices.period_end,
+        invoices.currency,
+        invoices.legacy_invoice_id,
+        invoices.invoice_id,
         coalesce(settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
             as tolerance
     from {{ ref('reconciliation_invoices') }} as invoices
@@ -26,12 +30,14 @@ pairs as (
 generated as (
 
     select
-        pairs.legacy_invoice_id, pairs.invoice_id, entries.account,
+        pairs.legacy_invoice_id,
+        pairs.invoice_id,
+        entries.account,
         sum(entries.debit - entries.credit) as net_amount
     from pairs
     inner join {{ ref('journal_entries') }} as entries
         on pairs.invoice_id = entries.invoice_id
-        and entries.posting = 'invoice'
+            and entries.posting = 'invoice'
     group by pairs.legacy_invoice_id, pairs.invoice_id, entries.account
 
 ),
@@ -39,7 +45,9 @@ generated as (
 legacy as (
 
     select
-        pairs.legacy_invoice_id, pairs.invoice_id, entries.account,
+        pairs.legacy_invoice_id,
+        pairs.invoice_id,
+        entries.account,
         sum(entries.debit - entries.credit) as net_amount
     from pairs
     inner join {{ ref('stg_legacy_journal_entries') }} as entries
@@ -62,8 +70,8 @@ paired as (
     from generated
     full outer join legacy
         on generated.legacy_invoice_id is not distinct from legacy.legacy_invoice_id
-        and generated.invoice_id is not distinct from legacy.invoice_id
-        and generated.account = legacy.account
+            and generated.invoice_id is not distinct from legacy.invoice_id
+            and generated.account = legacy.account
 
 ),
 
@@ -89,7 +97,7 @@ final as (
     from paired
     inner join pairs
         on paired.legacy_invoice_id is not distinct from pairs.legacy_invoice_id
-        and paired.invoice_id is not distinct from pairs.invoice_id
+            and paired.invoice_id is not distinct from pairs.invoice_id
 
 )
 

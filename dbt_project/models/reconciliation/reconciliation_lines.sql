@@ -12,8 +12,12 @@ with settings as (
 pairs as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        invoices.legacy_invoice_id, invoices.invoice_id,
+        invoices.customer_id,
+        invoices.period_start,
+        invoices.period_end,
+        invoices.currency,
+        invoices.legacy_invoice_id,
+        invoices.invoice_id,
         coalesce(settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
             as tolerance
     from {{ ref('reconciliation_invoices') }} as invoices
@@ -27,7 +31,9 @@ pairs as (
 generated as (
 
     select
-        pairs.legacy_invoice_id, pairs.invoice_id, lines.product_id,
+        pairs.legacy_invoice_id,
+        pairs.invoice_id,
+        lines.product_id,
         sum(lines.quantity) as quantity,
         sum(lines.amount) as amount
     from pairs
@@ -39,7 +45,9 @@ generated as (
 legacy as (
 
     select
-        pairs.legacy_invoice_id, pairs.invoice_id, lines.product_id,
+        pairs.legacy_invoice_id,
+        pairs.invoice_id,
+        lines.product_id,
         sum(lines.quantity) as quantity,
         sum(lines.amount) as amount
     from pairs
@@ -65,8 +73,8 @@ paired as (
     from generated
     full outer join legacy
         on generated.legacy_invoice_id is not distinct from legacy.legacy_invoice_id
-        and generated.invoice_id is not distinct from legacy.invoice_id
-        and generated.product_id = legacy.product_id
+            and generated.invoice_id is not distinct from legacy.invoice_id
+            and generated.product_id = legacy.product_id
 
 ),
 
@@ -101,7 +109,7 @@ final as (
     from paired
     inner join pairs
         on paired.legacy_invoice_id is not distinct from pairs.legacy_invoice_id
-        and paired.invoice_id is not distinct from pairs.invoice_id
+            and paired.invoice_id is not distinct from pairs.invoice_id
 
 )
 

@@ -12,8 +12,12 @@ with settings as (
 pairs as (
 
     select
-        invoices.customer_id, invoices.period_start, invoices.period_end, invoices.currency,
-        invoices.legacy_invoice_id, invoices.invoice_id,
+        invoices.customer_id,
+        invoices.period_start,
+        invoices.period_end,
+        invoices.currency,
+        invoices.legacy_invoice_id,
+        invoices.invoice_id,
         coalesce(settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }})
             as tolerance
     from {{ ref('reconciliation_invoices') }} as invoices
@@ -82,9 +86,9 @@ paired as (
     from generated
     full outer join legacy
         on generated.legacy_invoice_id is not distinct from legacy.legacy_invoice_id
-        and generated.invoice_id is not distinct from legacy.invoice_id
-        and generated.recognition_month = legacy.recognition_month
-        and generated.account is not distinct from legacy.account
+            and generated.invoice_id is not distinct from legacy.invoice_id
+            and generated.recognition_month = legacy.recognition_month
+            and generated.account is not distinct from legacy.account
 
 ),
 
@@ -111,7 +115,7 @@ final as (
     from paired
     inner join pairs
         on paired.legacy_invoice_id is not distinct from pairs.legacy_invoice_id
-        and paired.invoice_id is not distinct from pairs.invoice_id
+            and paired.invoice_id is not distinct from pairs.invoice_id
 
 )
 

@@ -13,7 +13,9 @@
     arrived since the last run are looked at again, with every copy they have. -#}
 with events as (
 
-    select received_no, event_id
+    select
+        received_no,
+        event_id
     from {{ ref('stg_usage_events') }}
     where event_id is not null
 
@@ -61,11 +63,11 @@ compared as (
         payloads.event_id,
         {%- set payload = ['customer_id', 'event_name', 'timestamp_text', 'properties_text'] %}
         (
-        {%- for column in payload %}
+            {%- for column in payload %}
             coalesce(min(payloads.{{ column }}) <> max(payloads.{{ column }}), false)
             or (count(payloads.{{ column }}) > 0 and count(payloads.{{ column }}) < count(*))
             {%- if not loop.last %} or{% endif %}
-        {%- endfor %}
+            {%- endfor %}
         ) as is_conflict
     from {{ ref('stg_usage_events') }} as payloads
     inner join counted on payloads.event_id = counted.event_id

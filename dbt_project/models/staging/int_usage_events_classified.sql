@@ -119,8 +119,8 @@ classified as (
             when value_problems.worst = 1 then 'missing_numeric_property'
         end as reason,
         target_events.event_id is not null
-            and not event_ids.is_conflict
-            and target_events.received_no <> event_ids.first_received_no as is_repeat
+        and not event_ids.is_conflict
+        and target_events.received_no <> event_ids.first_received_no as is_repeat
     from target_events
     left join event_ids on target_events.event_id = event_ids.event_id
     left join value_problems on target_events.received_no = value_problems.received_no

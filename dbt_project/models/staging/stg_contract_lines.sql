@@ -9,6 +9,10 @@
     'start_date_text', 'end_date_text', 'prorate_commitment_text', 'maximum_amount_text',
     'tax_rate_percent_text', 'tax_code'
 ] %}
+{%- set line_order -%}
+{{ golive.binary_order('product_id') }}
+{%- for column in line_columns %}, {{ golive.binary_order(column) }} nulls last{% endfor %}
+{%- endset %}
 with source as (
 
     select * from {{ source('raw', 'contract_lines') }}
@@ -47,27 +51,43 @@ contracts as (
 
 products as (
 
-    select product_id, model, minimum_amount, maximum_amount from {{ source('raw', 'plan_products') }}
+    select
+        product_id,
+        model,
+        minimum_amount,
+        maximum_amount
+    from {{ source('raw', 'plan_products') }}
     where contract_id is null
 
 ),
 
 overrides as (
 
-    select override_text, pricing_id, minimum_amount, maximum_amount
+    select
+        override_text,
+        pricing_id,
+        minimum_amount,
+        maximum_amount
     from {{ source('raw', 'price_overrides') }}
 
 ),
 
 tax_codes as (
 
-    select tax_code as code, tax_rate_percent as code_rate from {{ source('raw', 'plan_tax_codes') }}
+    select
+        tax_code as code,
+        tax_rate_percent as code_rate
+    from {{ source('raw', 'plan_tax_codes') }}
 
 ),
 
 override_rejections as (
 
-    select override_text, reason, detail from {{ source('raw', 'price_override_rejections') }}
+    select
+        override_text,
+        reason,
+        detail
+    from {{ source('raw', 'price_override_rejections') }}
 
 ),
 
@@ -90,6 +110,8 @@ typed as (
         tax_codes.code as known_tax_code,
         {#- the line's minimum and cap: its own, else its pricing's (the override's, else the
             product's) -#}
+
+        
         case
             when cleaned.minimum_commitment_text is not null
                 then {{ golive.try_decimal('minimum_commitment_text') }}
@@ -99,7 +121,8 @@ typed as (
         coalesce(
             {{ golive.try_decimal('maximum_amount_text') }},
             case when overrides.pricing_id is not null then overrides.maximum_amount
-                else products.maximum_amount end
+                else products.maximum_amount
+            end
         ) as maximum_given,
         overrides.pricing_id as override_pricing_id,
         override_rejections.reason as override_rejection,
@@ -156,13 +179,13 @@ final as (
 
     select
         checked.*,
-        case when rejection_reason is null then row_number() over (
-            partition by contract_id, rejection_reason is null
-            order by {{ golive.binary_order('product_id') }}
-            {%- for column in line_columns %},
-                {{ golive.binary_order(column) }} nulls last
-            {%- endfor %}
-        ) end as line_no
+        case
+            when rejection_reason is null
+                then row_number() over (
+                        partition by contract_id, rejection_reason is null
+                        order by {{ line_order }}
+                    )
+        end as line_no
     from checked
 
 )

@@ -84,6 +84,7 @@ typed as (
         coalesce({{ golive.try_date('billing_anchor_date_text') }}, {{ golive.try_date('start_date_text') }})
             as billing_anchor_date,
         {#- a cadence in days is minus its days (docs/billing-rules.md §4.1) -#}
+
         case billing_period
             when 'P1M' then 1 when 'P3M' then 3 when 'P6M' then 6 when 'P1Y' then 12
             when 'P1W' then -7 when 'P1D' then -1
@@ -131,18 +132,18 @@ final as (
             when end_date < start_date then 'end_date_before_start_date'
             when months_per_period is null then 'unknown_billing_period'
             else coalesce(
-                {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
-                {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }},
-                {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }},
-                {{ golive.number_problem_between('prepaid_credit_text', 0, 1000000000000, false) }},
-                {{ golive.number_problem_between('maximum_commitment_text', 0, 1000000000000, false) }},
-                case
-                    when maximum_commitment < minimum_commitment then 'maximum_below_minimum'
-                    when coupon_id is not null and known_coupon_id is null then 'unknown_coupon'
-                    when coupon_currency is not null and coupon_currency <> currency
-                        then 'coupon_currency_mismatch'
-                end
-            )
+                    {{ golive.number_problem_between('discount_percent_text', 0, 100) }},
+                    {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }},
+                    {{ golive.number_problem_between('minimum_commitment_text', 0, 1000000000000, false) }},
+                    {{ golive.number_problem_between('prepaid_credit_text', 0, 1000000000000, false) }},
+                    {{ golive.number_problem_between('maximum_commitment_text', 0, 1000000000000, false) }},
+                    case
+                        when maximum_commitment < minimum_commitment then 'maximum_below_minimum'
+                        when coupon_id is not null and known_coupon_id is null then 'unknown_coupon'
+                        when coupon_currency is not null and coupon_currency <> currency
+                            then 'coupon_currency_mismatch'
+                    end
+                )
         end as rejection_reason
     from with_coupons
 

@@ -4,24 +4,60 @@
 with pricings as (
 
     select
-        pricing_id, product_id, contract_id, product_name, metric_id, unit_label, model, amount,
-        unit_price, unit_size, rate_percent, package_size, package_price, skip_zero,
-        minimum_amount, maximum_amount, transform_divide_by, transform_round, prorate,
-        charge_first_tier_at_zero, tax_rate_percent
+        pricing_id,
+        product_id,
+        contract_id,
+        product_name,
+        metric_id,
+        unit_label,
+        model,
+        amount,
+        unit_price,
+        unit_size,
+        rate_percent,
+        package_size,
+        package_price,
+        skip_zero,
+        minimum_amount,
+        maximum_amount,
+        transform_divide_by,
+        transform_round,
+        prorate,
+        charge_first_tier_at_zero,
+        tax_rate_percent
     from {{ source('raw', 'plan_products') }}
     union all
     select
-        pricing_id, product_id, contract_id, product_name, metric_id, unit_label, model, amount,
-        unit_price, unit_size, rate_percent, package_size, package_price, skip_zero,
-        minimum_amount, maximum_amount, transform_divide_by, transform_round, prorate,
-        charge_first_tier_at_zero, tax_rate_percent
+        pricing_id,
+        product_id,
+        contract_id,
+        product_name,
+        metric_id,
+        unit_label,
+        model,
+        amount,
+        unit_price,
+        unit_size,
+        rate_percent,
+        package_size,
+        package_price,
+        skip_zero,
+        minimum_amount,
+        maximum_amount,
+        transform_divide_by,
+        transform_round,
+        prorate,
+        charge_first_tier_at_zero,
+        tax_rate_percent
     from {{ source('raw', 'price_overrides') }}
 
 ),
 
 tier_prices as (
 
-    select pricing_id, max(greatest(unit_price, flat_fee)) as price
+    select
+        pricing_id,
+        max(greatest(unit_price, flat_fee)) as price
     from {{ ref('stg_price_tiers') }}
     group by pricing_id
 

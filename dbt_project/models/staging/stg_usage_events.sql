@@ -43,7 +43,7 @@ parted as {{ golive.cte_materialized() }} (
     select
         cleaned.*,
         case when not timestamp_is_common
-            then {{ golive.timestamp_parts('timestamp_text') }}
+                then {{ golive.timestamp_parts('timestamp_text') }}
         end as timestamp_parts
     from cleaned
 
@@ -60,7 +60,7 @@ typed as (
         timestamp_text,
         properties_text,
         case when timestamp_is_common
-            then {{ golive.timestamp_common('timestamp_text') }}
+                then {{ golive.timestamp_common('timestamp_text') }}
             else {{ golive.timestamp_from_parts('timestamp_parts') }}
         end as event_at,
         properties_text is null or {{ golive.is_json_object('properties_text') }}

@@ -7,7 +7,10 @@
     here; metering aggregates these rows. Incremental like stg_usage_events. -#}
 with events as (
 
-    select received_no, event_name, coalesce(properties_text, '{}') as properties
+    select
+        received_no,
+        event_name,
+        coalesce(properties_text, '{}') as properties
     from {{ ref('stg_usage_events') }}
     where properties_ok and event_name is not null
     {% if is_incremental() %}
@@ -18,14 +21,25 @@ with events as (
 
 metrics as (
 
-    select metric_id, event_name, aggregation, property, group_by, group_by_2, reads_number
+    select
+        metric_id,
+        event_name,
+        aggregation,
+        property,
+        group_by,
+        group_by_2,
+        reads_number
     from {{ source('raw', 'plan_metrics') }}
 
 ),
 
 metric_filters as (
 
-    select metric_id, property, value from {{ source('raw', 'plan_metric_filters') }}
+    select
+        metric_id,
+        property,
+        value
+    from {{ source('raw', 'plan_metric_filters') }}
 
 ),
 
@@ -49,11 +63,14 @@ candidates as (
 -- with filters are read here, and the pairs are matched on their keys, not their text
 filtered_out as (
 
-    select distinct events.received_no, metrics.metric_id
+    select distinct
+        events.received_no,
+        metrics.metric_id
     from events
     inner join metrics on events.event_name = metrics.event_name
     inner join metric_filters on metrics.metric_id = metric_filters.metric_id
-    where {{ golive.json_text('events.properties', 'metric_filters.property') }}
+    where
+        {{ golive.json_text('events.properties', 'metric_filters.property') }}
         is distinct from metric_filters.value
 
 ),
@@ -64,7 +81,7 @@ filtered as (
     from candidates
     left join filtered_out
         on candidates.received_no = filtered_out.received_no
-        and candidates.metric_id = filtered_out.metric_id
+            and candidates.metric_id = filtered_out.metric_id
     where filtered_out.received_no is null
 
 ),
@@ -96,7 +113,7 @@ numbered as (
     select
         valued.*,
         case when reads_number and value_text is not null and not value_is_compound
-            then {{ golive.is_number_text('value_text') }}
+                then {{ golive.is_number_text('value_text') }}
         end as is_number
     from valued
 

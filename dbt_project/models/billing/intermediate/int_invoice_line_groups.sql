@@ -11,7 +11,12 @@ with lines as (
 
 usage as (
 
-    select contract_id, metric_id, period_start, group_value, value
+    select
+        contract_id,
+        metric_id,
+        period_start,
+        group_value,
+        value
     from {{ ref('usage_aggregates') }}
 
 ),
@@ -37,14 +42,18 @@ groups as (
     from lines
     inner join usage
         on lines.contract_id = usage.contract_id
-        and lines.metric_id = usage.metric_id
-        and lines.period_start = usage.period_start
+            and lines.metric_id = usage.metric_id
+            and lines.period_start = usage.period_start
 
 ),
 
 bands as (
 
-    select distinct pricing_id, band_no, band_lower, band_up_to
+    select distinct
+        pricing_id,
+        band_no,
+        band_lower,
+        band_up_to
     from tiers
     where band_no is not null
 
@@ -72,8 +81,16 @@ matrix_rated as (
 matrix_groups as (
 
     select
-        contract_id, line_no, period_start, pricing_id, model, free_units, group_value,
-        quantity, group_number, band_no,
+        contract_id,
+        line_no,
+        period_start,
+        pricing_id,
+        model,
+        free_units,
+        group_value,
+        quantity,
+        group_number,
+        band_no,
         no_own_rate and has_default_rate as default_rate,
         no_own_rate and not has_default_rate as no_rate
     from matrix_rated
@@ -90,7 +107,7 @@ banded_groups as (
     from groups
     left join bands
         on groups.pricing_id = bands.pricing_id
-        and {{ golive.in_band('groups.group_number', 'bands.band_lower', 'bands.band_up_to', 'bands.band_no') }}
+            and {{ golive.in_band('groups.group_number', 'bands.band_lower', 'bands.band_up_to', 'bands.band_no') }}
     where groups.model = 'two_dim_tiered'
 
 ),
@@ -99,7 +116,12 @@ banded_groups as (
 band_totals as (
 
     select
-        contract_id, line_no, period_start, pricing_id, model, free_units,
+        contract_id,
+        line_no,
+        period_start,
+        pricing_id,
+        model,
+        free_units,
         case when no_rate then group_value else cast(band_no as {{ dbt.type_string() }}) end
             as group_value,
         sum(quantity) as quantity,
@@ -107,7 +129,8 @@ band_totals as (
         default_rate,
         no_rate
     from banded_groups
-    group by contract_id, line_no, period_start, pricing_id, model, free_units,
+    group by
+        contract_id, line_no, period_start, pricing_id, model, free_units,
         case when no_rate then group_value else cast(band_no as {{ dbt.type_string() }}) end,
         band_no, default_rate, no_rate
 
@@ -116,13 +139,31 @@ band_totals as (
 priced_units as (
 
     select
-        contract_id, line_no, period_start, pricing_id, model, free_units, group_value,
-        quantity, band_no, default_rate, no_rate
+        contract_id,
+        line_no,
+        period_start,
+        pricing_id,
+        model,
+        free_units,
+        group_value,
+        quantity,
+        band_no,
+        default_rate,
+        no_rate
     from matrix_groups
     union all
     select
-        contract_id, line_no, period_start, pricing_id, model, free_units, group_value,
-        quantity, band_no, default_rate, no_rate
+        contract_id,
+        line_no,
+        period_start,
+        pricing_id,
+        model,
+        free_units,
+        group_value,
+        quantity,
+        band_no,
+        default_rate,
+        no_rate
     from band_totals
 
 ),

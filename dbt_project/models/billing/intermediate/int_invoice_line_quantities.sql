@@ -5,19 +5,22 @@
     else its product's. -#}
 with lines as (
 
-    select * from {{ ref('stg_contract_lines') }} where status = 'accepted'
+    select * from {{ ref('stg_contract_lines') }}
+    where status = 'accepted'
 
 ),
 
 periods as (
 
-    select * from {{ ref('int_contract_periods') }} where is_invoiced
+    select * from {{ ref('int_contract_periods') }}
+    where is_invoiced
 
 ),
 
 products as (
 
-    select * from {{ ref('stg_price_book') }} where contract_id is null and product_id is not null
+    select * from {{ ref('stg_price_book') }}
+    where contract_id is null and product_id is not null
 
 ),
 
@@ -29,7 +32,11 @@ price_book as (
 
 usage as (
 
-    select contract_id, metric_id, period_start, sum(value) as quantity
+    select
+        contract_id,
+        metric_id,
+        period_start,
+        sum(value) as quantity
     from {{ ref('usage_aggregates') }}
     group by contract_id, metric_id, period_start
 
@@ -45,9 +52,13 @@ line_periods as (
         periods.period_end,
         periods.days_in_period,
         case when lines.start_date > periods.active_start
-            then lines.start_date else periods.active_start end as active_start,
+                then lines.start_date
+            else periods.active_start
+        end as active_start,
         case when lines.end_date < periods.active_end
-            then lines.end_date else periods.active_end end as active_end,
+                then lines.end_date
+            else periods.active_end
+        end as active_end,
         lines.line_no,
         lines.product_id,
         coalesce(lines.override_pricing_id, lines.product_id) as pricing_id,
@@ -78,7 +89,7 @@ final as (
         line_periods.currency,
         line_periods.period_start,
         line_periods.period_end,
-        {{ dbt.datediff('line_periods.active_start', 'line_periods.active_end', 'day') }} + 1
+        {{ dbt.datediff('line_periods.active_start', 'line_periods.active_end', 'day') }} + 1  -- noqa: LT05
             as active_days,
         line_periods.days_in_period,
         line_periods.line_no,
@@ -101,6 +112,7 @@ final as (
         line_periods.discount_percent,
         line_periods.discount_amount,
         {#- the line's minimum and cap: the contract line's own, else the pricing's -#}
+
         case
             when line_periods.minimum_commitment_given then line_periods.minimum_commitment
             else coalesce(price_book.minimum_amount, {{ golive.to_decimal('0') }})
@@ -112,6 +124,7 @@ final as (
         price_book.charge_first_tier_at_zero,
         {#- the line's tax rate: the contract line's (rate or code), else the product's; null
             means the invoice's rate (int_invoices_computed) -#}
+
         coalesce(line_periods.line_tax_rate_percent, products.tax_rate_percent) as tax_rate_percent,
         line_periods.prorate_commitment,
         {{ golive.to_decimal(
@@ -122,8 +135,8 @@ final as (
     inner join price_book on line_periods.pricing_id = price_book.pricing_id
     left join usage
         on line_periods.contract_id = usage.contract_id
-        and products.metric_id = usage.metric_id
-        and line_periods.period_start = usage.period_start
+            and products.metric_id = usage.metric_id
+            and line_periods.period_start = usage.period_start
 
 )
 

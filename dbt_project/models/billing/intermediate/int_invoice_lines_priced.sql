@@ -89,8 +89,8 @@ tier_amounts as (
     from lines
     inner join tiers
         on lines.pricing_id = tiers.pricing_id
-        and tiers.group_value is null
-        and tiers.band_no is null
+            and tiers.group_value is null
+            and tiers.band_no is null
     where lines.model in ('tiered', 'volume', 'tiered_flat_fee', 'volume_flat_fee', 'step')
     group by lines.contract_id, lines.line_no, lines.period_start
 
@@ -112,12 +112,14 @@ group_amounts as (
     from {{ ref('int_invoice_line_groups') }} as groups
     inner join tiers
         on groups.pricing_id = tiers.pricing_id
-        and (
-            (groups.model = 'matrix' and not groups.default_rate
-                and tiers.group_value = groups.group_value)
-            or (groups.model = 'matrix' and groups.default_rate and tiers.group_value is null)
-            or (groups.model = 'two_dim_tiered' and tiers.band_no = groups.band_no)
-        )
+            and (
+                (
+                    groups.model = 'matrix' and not groups.default_rate
+                    and tiers.group_value = groups.group_value
+                )
+                or (groups.model = 'matrix' and groups.default_rate and tiers.group_value is null)
+                or (groups.model = 'two_dim_tiered' and tiers.band_no = groups.band_no)
+            )
     where not groups.no_rate
     group by groups.contract_id, groups.line_no, groups.period_start
 
@@ -143,12 +145,12 @@ priced as (
     from lines
     left join tier_amounts
         on lines.contract_id = tier_amounts.contract_id
-        and lines.line_no = tier_amounts.line_no
-        and lines.period_start = tier_amounts.period_start
+            and lines.line_no = tier_amounts.line_no
+            and lines.period_start = tier_amounts.period_start
     left join group_amounts
         on lines.contract_id = group_amounts.contract_id
-        and lines.line_no = group_amounts.line_no
-        and lines.period_start = group_amounts.period_start
+            and lines.line_no = group_amounts.line_no
+            and lines.period_start = group_amounts.period_start
 
 ),
 

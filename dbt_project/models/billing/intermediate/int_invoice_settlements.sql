@@ -9,7 +9,12 @@
 with periods as (
 
     select
-        contract_id, customer_id, currency, period_start, period_end, active_days,
+        contract_id,
+        customer_id,
+        currency,
+        period_start,
+        period_end,
+        active_days,
         days_in_period,
         row_number() over (partition by contract_id order by period_start) as period_ordinal
     from {{ ref('int_contract_periods') }}
@@ -54,7 +59,7 @@ line_totals as (
     inner join contracts on priced.contract_id = contracts.contract_id
     left join coupon_products
         on contracts.coupon_id = coupon_products.coupon_id
-        and priced.product_id = coupon_products.product_id
+            and priced.product_id = coupon_products.product_id
     group by priced.contract_id, priced.period_start
 
 ),
@@ -73,13 +78,16 @@ line_sums as (
         on periods.currency = currencies.currency
     left join line_totals
         on periods.contract_id = line_totals.contract_id
-        and periods.period_start = line_totals.period_start
+            and periods.period_start = line_totals.period_start
 
 ),
 
 customers as (
 
-    select customer_id, tax_rate_percent from {{ ref('stg_customers') }}
+    select
+        customer_id,
+        tax_rate_percent
+    from {{ ref('stg_customers') }}
     where status = 'accepted'
 
 ),
@@ -154,9 +162,10 @@ eligible as {{ golive.cte_materialized() }} (
             case
                 when coupons.is_limited
                     then least(
-                        capped.coupon_lines_amount,
-                        capped.lines_amount + capped.discount_amount + capped.true_up_amount
-                        + capped.cap_amount)
+                            capped.coupon_lines_amount,
+                            capped.lines_amount + capped.discount_amount + capped.true_up_amount
+                            + capped.cap_amount
+                        )
                 else capped.lines_amount + capped.discount_amount + capped.true_up_amount
                     + capped.cap_amount
             end,
@@ -227,7 +236,7 @@ final as (
         ]) }} as invoice_id,
         drawn.*,
         least(cumulative_subtotal, prepaid_credit)
-            - least(cumulative_subtotal - subtotal, prepaid_credit) as credits_applied
+        - least(cumulative_subtotal - subtotal, prepaid_credit) as credits_applied
     from drawn
 
 )

@@ -8,7 +8,10 @@ with settlements as (
 
 taxes as (
 
-    select invoice_id, sum(tax) as tax from {{ ref('invoice_taxes') }}
+    select
+        invoice_id,
+        sum(tax) as tax
+    from {{ ref('invoice_taxes') }}
     group by invoice_id
 
 ),
@@ -19,7 +22,7 @@ final as (
         settlements.*,
         coalesce(taxes.tax, {{ golive.to_decimal('0') }}) as tax,
         settlements.subtotal - settlements.credits_applied
-            + coalesce(taxes.tax, {{ golive.to_decimal('0') }}) as total
+        + coalesce(taxes.tax, {{ golive.to_decimal('0') }}) as total
     from settlements
     left join taxes on settlements.invoice_id = taxes.invoice_id
 

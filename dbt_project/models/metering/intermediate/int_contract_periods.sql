@@ -24,7 +24,8 @@ period_numbers as (
 
 thousands as (
 
-    select n from period_numbers where n < 100
+    select n from period_numbers
+    where n < 100
 
 ),
 
@@ -34,18 +35,25 @@ bounds as (
         contracts.*,
         settings.as_of,
         {#- a period number range wide enough to hold every period from start_date to as_of -#}
+
         case
             when contracts.months_per_period < 0
-                then cast(floor(({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'day') }})
-                    / (-1.0 * contracts.months_per_period)) as integer) - 1
-            else cast(floor(({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'month') }})
-                / (1.0 * contracts.months_per_period)) as integer) - 1
+                then cast(floor(
+                        ({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'day') }})
+                        / (-1.0 * contracts.months_per_period)
+                    ) as integer) - 1
+            else cast(floor(
+                    ({{ dbt.datediff('contracts.billing_anchor_date', 'contracts.start_date', 'month') }})
+                    / (1.0 * contracts.months_per_period)
+                ) as integer) - 1
         end as first_k,
         case
             when contracts.months_per_period < 0
-                then ({{ dbt.datediff('contracts.start_date', 'settings.as_of', 'day') }})
+                then
+                    ({{ dbt.datediff('contracts.start_date', 'settings.as_of', 'day') }})
                     / (-contracts.months_per_period) + 3
-            else ({{ dbt.datediff('contracts.start_date', 'settings.as_of', 'month') }})
+            else
+                ({{ dbt.datediff('contracts.start_date', 'settings.as_of', 'month') }})
                 / contracts.months_per_period + 3
         end as last_n
     from contracts
@@ -94,7 +102,7 @@ final as (
                 then end_date
             else cast({{ dbt.dateadd('day', -1, 'period_end') }} as date)
         end as active_end,
-        {{ dbt.datediff('period_start', 'period_end', 'day') }} as days_in_period,
+        {{ dbt.datediff('period_start', 'period_end', 'day') }} as days_in_period,  -- noqa: LT05
         period_end <= as_of as is_invoiced
     from periods
     where period_end > start_date
@@ -105,5 +113,5 @@ final as (
 
 select
     final.*,
-    {{ dbt.datediff('active_start', 'active_end', 'day') }} + 1 as active_days
+    {{ dbt.datediff('active_start', 'active_end', 'day') }} + 1 as active_days  -- noqa: LT05
 from final

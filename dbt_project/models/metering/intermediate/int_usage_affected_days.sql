@@ -7,7 +7,10 @@
     partition window, inclusive). Metering re-aggregates these, and only these. -#}
 with classified as (
 
-    select customer_id, event_day, classified_in_seq
+    select
+        customer_id,
+        event_day,
+        classified_in_seq
     from {{ ref('int_usage_events_classified') }}
     where customer_id is not null and event_day is not null
 
@@ -15,7 +18,9 @@ with classified as (
 
 final as (
 
-    select distinct customer_id, event_day
+    select distinct
+        customer_id,
+        event_day
     from classified
     where classified_in_seq > {{ var('metered_after_seq', -1) }}
     {%- if var('min_day', none) is not none and var('max_day', none) is not none %}

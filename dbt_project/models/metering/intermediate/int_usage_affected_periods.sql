@@ -10,7 +10,13 @@
     database=this.database, schema=this.schema, identifier='int_usage_contracts_applied') %}
 with contracts as (
 
-    select contract_id, customer_id, start_date, end_date, billing_anchor_date, months_per_period
+    select
+        contract_id,
+        customer_id,
+        start_date,
+        end_date,
+        billing_anchor_date,
+        months_per_period
     from {{ ref('stg_contracts') }}
     where status = 'accepted'
 
@@ -18,7 +24,10 @@ with contracts as (
 
 days as (
 
-    select customer_id, event_day from {{ ref('int_usage_affected_days') }}
+    select
+        customer_id,
+        event_day
+    from {{ ref('int_usage_affected_days') }}
 
 ),
 
@@ -39,8 +48,8 @@ attributed as (
     from days
     inner join contracts
         on days.customer_id = contracts.customer_id
-        and days.event_day >= contracts.start_date
-        and (contracts.end_date is null or days.event_day <= contracts.end_date)
+            and days.event_day >= contracts.start_date
+            and (contracts.end_date is null or days.event_day <= contracts.end_date)
 
 ),
 
@@ -66,12 +75,17 @@ changed_customers as (
 
 final as (
 
-    select distinct customer_id, contract_id, period_start
+    select distinct
+        customer_id,
+        contract_id,
+        period_start
     from attributed
     where contract_rank = 1
         and customer_id not in (select changed_customers.customer_id from changed_customers)
     union all
-    select customer_id, cast(null as {{ dbt.type_string() }}) as contract_id,
+    select
+        customer_id,
+        cast(null as {{ dbt.type_string() }}) as contract_id,
         cast(null as date) as period_start
     from changed_customers
 

@@ -10,7 +10,10 @@
 -- depends_on: {{ ref('int_usage_affected_days') }}
 with events as (
 
-    select classified.received_no, classified.customer_id, classified.event_day
+    select
+        classified.received_no,
+        classified.customer_id,
+        classified.event_day
     from {{ ref('int_usage_events_classified') }} as classified
     {%- if is_incremental() %}
     inner join {{ ref('int_usage_affected_days') }} as affected

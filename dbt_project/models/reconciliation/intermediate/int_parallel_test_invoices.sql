@@ -2,7 +2,10 @@
     close inside the plan's window (from < period_end <= to). -#}
 with settings as (
 
-    select parallel_from, parallel_to from {{ source('raw', 'plan_settings') }}
+    select
+        parallel_from,
+        parallel_to
+    from {{ source('raw', 'plan_settings') }}
 
 ),
 

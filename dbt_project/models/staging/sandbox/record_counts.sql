@@ -2,11 +2,20 @@
     received = accepted + duplicates + quarantined. -#}
 with statuses as (
 
-    select 'customers' as dataset, status from {{ ref('stg_customers') }}
+    select
+        'customers' as dataset,
+        status
+    from {{ ref('stg_customers') }}
     union all
-    select 'contracts' as dataset, status from {{ ref('stg_contracts') }}
+    select
+        'contracts' as dataset,
+        status
+    from {{ ref('stg_contracts') }}
     union all
-    select 'contract_lines' as dataset, status from {{ ref('stg_contract_lines') }}
+    select
+        'contract_lines' as dataset,
+        status
+    from {{ ref('stg_contract_lines') }}
 
 ),
 
