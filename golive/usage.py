@@ -92,6 +92,9 @@ class ClassificationPlan:
     reason: str
     seq: int
     generation: int
+    #: the last arrival number classified before (0 on a rebuild): the uniqueness tests of
+    #: the usage models look at the rows past it (dbt_project/tests/generic/unique_arrived.sql)
+    received_after: int = 0
 
 
 def plan_classification(warehouse: Warehouse, plan: Plan) -> ClassificationPlan:
@@ -112,7 +115,17 @@ def plan_classification(warehouse: Warehouse, plan: Plan) -> ClassificationPlan:
         if newest and newest[0][0] == "full" and (built is None or built != newest[0][1]):
             reason = "the source was read whole again (no incremental_column)"
     generation = state.classification_generation + (1 if reason else 0)
-    return ClassificationPlan(bool(reason), reason or "incremental", seq, generation)
+    received_after = 0
+    if not reason:
+        # the classified table, not the typed one: rows a failed run typed are tested again
+        received_after = int(
+            warehouse.scalar(
+                "select coalesce(max(received_no), 0) from staging.int_usage_events_classified"
+            )
+        )
+    return ClassificationPlan(
+        bool(reason), reason or "incremental", seq, generation, received_after
+    )
 
 
 def record_classification(warehouse: Warehouse, plan: Plan, done: ClassificationPlan) -> None:

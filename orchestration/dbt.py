@@ -536,7 +536,11 @@ def _classify(context, dbt: DbtResource, wh: Warehouse, plan) -> Iterator[Any]:
 
     step = plan_classification(wh, plan)
     context.log.info(f"usage classification {step.seq}: {step.reason}")
-    dbt_vars = {"classification_seq": step.seq, **window_vars(context)}
+    dbt_vars = {
+        "classification_seq": step.seq,
+        "received_after": step.received_after,
+        **window_vars(context),
+    }
     yield from dbt.build(context, wh, dbt_vars=dbt_vars, full_refresh=step.rebuild)
     record_classification(wh, plan, step)
 
