@@ -551,14 +551,17 @@ class DailyVolume:
 
 
 def check_daily_volume(warehouse: Warehouse, folder: str | Path | None = None) -> DailyVolume:
-    """Count accepted events per day in the warehouse (``sandbox.usage_events``), fill the
+    """Count accepted events per day in the warehouse (those of ``sandbox.usage_events``), fill the
     window's days without events with 0, and validate: no day without events inside the
     window, no day above :data:`SPIKE_FACTOR` times the median day."""
+    # sandbox.usage_events is the classified rows joined to the typed ones, one to one; the
+    # classified rows alone hold the day and the status (no join: a nightly run counts all
+    # history here)
     counted = {
         day: int(n)
         for day, n in warehouse.query(
-            "select event_day, count(*) from sandbox.usage_events "
-            "where event_day is not null group by event_day"
+            "select event_day, count(*) from staging.int_usage_events_classified "
+            "where status = 'loaded' and event_day is not null group by event_day"
         )
     }
     days: list[tuple[dt.date, int]] = []

@@ -151,7 +151,18 @@ def test_daily_volume_flags_empty_and_spiking_days(tmp_path):
     start = dt.date(2026, 9, 1)
     per_day = [10, 12, 0, 11, 9, 200, 10]  # a day without events, a day of 20x the median
     days = [start + dt.timedelta(days=i) for i, n in enumerate(per_day) for _ in range(n)]
-    wh.load_arrow("sandbox", "usage_events", pa.table({"event_day": pa.array(days, pa.date32())}))
+    # the classified events (what sandbox.usage_events shows of them: the loaded ones)
+    quarantined = [start + dt.timedelta(days=2)] * 50  # not counted: day 3 stays empty
+    wh.load_arrow(
+        "staging",
+        "int_usage_events_classified",
+        pa.table(
+            {
+                "event_day": pa.array(days + quarantined, pa.date32()),
+                "status": ["loaded"] * len(days) + ["quarantined"] * len(quarantined),
+            }
+        ),
+    )
     volume = check_daily_volume(wh, tmp_path)
     assert not volume.passed
     assert volume.zero_days == [dt.date(2026, 9, 3)]
