@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -81,11 +82,12 @@ def quoted_column(name: str) -> str:
     return _ident(name)
 
 
-def source_query(spec: SourceSpec) -> str:
-    """The SQL that reads the source: its table (or query), after the watermark if any."""
+def source_query(spec: SourceSpec, table: str | None = None) -> str:
+    """The SQL that reads the source: its table (or query), after the watermark if any;
+    ``table``, already quoted, names the table another way (fully qualified, in place)."""
     settings = snowflake_settings(spec)
     if settings.table:
-        base = f"select * from {quoted_table(settings.table)}"
+        base = f"select * from {table or quoted_table(settings.table)}"
     else:
         base = settings.query.strip().rstrip(";").rstrip()
     if settings.incremental_column and spec.watermark is not None:
@@ -235,3 +237,154 @@ def extract_snowflake(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
                 f"user from ${settings.user_env}): {scrub(str(exc), [password])}"
             ) from None
         yield reader
+
+
+# ----------------------------------------------------------------------- reading in place
+#
+# A Snowflake table in the account the warehouse is in is copied into ``raw`` by the warehouse
+# itself (``create table as select``): no row goes through golive. The text each column becomes
+# is written by Snowflake, so only types whose text is defined by an explicit format (or is the
+# value itself) are read this way; a source with any other column is pulled through golive.
+
+#: the connector's type name -> how the value is written as text in place ({} is the column)
+_IN_PLACE_TEXT = {
+    "TEXT": "cast({} as varchar)",
+    "FIXED": "cast({} as varchar)",  # NUMBER(p, s): its digits with s decimals
+    "BOOLEAN": "cast({} as varchar)",
+    "DATE": "to_varchar({}, 'YYYY-MM-DD')",
+    "TIMESTAMP_NTZ": "to_varchar({}, 'YYYY-MM-DD HH24:MI:SS.FF6')",
+    "TIMESTAMP_LTZ": "to_varchar(convert_timezone('UTC', {}), 'YYYY-MM-DD HH24:MI:SS.FF6') "
+    "|| '+00:00'",
+    "TIMESTAMP_TZ": "to_varchar(convert_timezone('UTC', {}), 'YYYY-MM-DD HH24:MI:SS.FF6') "
+    "|| '+00:00'",
+}
+#: a semi-structured column is read in place as its JSON text only for event properties
+_IN_PLACE_JSON = ("VARIANT", "OBJECT")
+
+IN_PLACE_LABEL = "snowflake (in place)"
+
+
+@dataclass(frozen=True)
+class InPlaceRead:
+    """How a warehouse in the source's account reads it: ``columns``, a select list over the
+    fully qualified ``table``, gives the contract's columns as text (and, with an incremental
+    column, ``_watermark`` as text and ``_watermark_value`` in its own type); ``order`` lists
+    them in a deterministic order, for the arrival numbers of usage events."""
+
+    table: str
+    columns: str
+    order: str
+
+    def select(self, spec: SourceSpec) -> str:
+        """The query the warehouse runs: the rows after ``spec.watermark``, as text."""
+        return f"select {self.columns} from ({source_query(spec, self.table)}) as golive_source"
+
+
+def _qualified(settings: SnowflakeSource) -> str | None:
+    """The source table as ``database.schema.table`` (quoted), or None when the plan leaves
+    the database to the source user's default."""
+    parts = re.findall(_PART, settings.table or "")
+    if not parts:
+        return None
+    if len(parts) < 3:
+        schema = settings.schema_ or "PUBLIC"
+        parts = ([schema] if len(parts) == 1 else []) + parts
+        if not settings.database:
+            return None
+        parts = [settings.database, *parts]
+    return ".".join(_ident(p) for p in parts)
+
+
+def in_place_read(spec: SourceSpec, warehouse) -> InPlaceRead | str:
+    """How ``warehouse`` (a :class:`connectors.warehouse.SnowflakeWarehouse`) reads the source
+    in place, or why it cannot (the rows are then pulled through golive): another account or
+    endpoint, ``read_in_place: false``, a query, or a column of a type it does not write as
+    text here (FLOAT, TIME, BINARY, ...)."""
+    from connectors.sources import contract_columns
+
+    settings = snowflake_settings(spec)
+    if not settings.read_in_place:
+        return "read_in_place is false"
+    account = os.environ.get(settings.account_env or "", "")
+    if account.lower() != warehouse.account.lower() or (settings.host, settings.port) != (
+        warehouse.host,
+        warehouse.port,
+    ):
+        return "the source is in another Snowflake account (or behind another endpoint)"
+    if not settings.table:
+        return "a query source runs in its own session; only a table is read in place"
+    table = _qualified(settings)
+    if table is None:
+        return "the plan names no database for the table (set database, or database.schema.table)"
+    try:
+        with warehouse.connect() as con:
+            described = warehouse.column_kinds_in(con, f"select * from {table}")
+    except Exception as exc:  # no grant, no such table: say so, with the fix
+        raise SourceError(
+            f"{spec.dataset}: the warehouse cannot read {table} in place "
+            f"({warehouse.scrub(str(exc))}). Fix: grant select on it to the warehouse's role, "
+            f"or set sources.{spec.dataset}.read_in_place: false to pull it with the source's "
+            "own credentials"
+        ) from None
+    names = _column_names([name for name, _ in described])
+    kinds = {name: kind for name, (_, kind) in zip(names, described, strict=True)}
+    quoted = {
+        name: f'"{raw.replace(chr(34), chr(34) * 2)}"'
+        for name, (raw, _) in zip(names, described, strict=True)
+    }
+    pairs, kept = contract_columns(spec.dataset, names, spec.columns, settings.incremental_column)
+    used = {actual for _, actual in pairs if actual} | ({kept} if kept else set())
+    extra = [n for n in names if n not in used] if spec.dataset == "usage_events" else []
+
+    def text(column: str, contract: str) -> str | None:
+        kind = kinds[column]
+        if kind in _IN_PLACE_JSON and contract == "properties":
+            return f"to_json({quoted[column]})"
+        pattern = _IN_PLACE_TEXT.get(kind)
+        return pattern.format(quoted[column]) if pattern else None
+
+    packed = None
+    if extra:
+        # columns beyond the contract are event properties (as golive packs them when the rows
+        # go through it): numbers and booleans as JSON values, the rest as text, an empty or
+        # missing value as no property (object_construct leaves out a NULL)
+        if dict(pairs).get("properties"):
+            return "it has a properties column and property columns, which golive merges"
+        entries = []
+        for column in extra:
+            kind = kinds[column]
+            if kind in ("FIXED", "BOOLEAN"):
+                value = quoted[column]
+            elif kind == "TEXT":
+                value = f"nullif({quoted[column]}, '')"
+            elif kind in _IN_PLACE_TEXT:
+                value = text(column, column)
+            else:
+                return f"column {column} is {kinds[column]}, whose text golive writes itself"
+            name = column.replace("'", "''")
+            entries.append(f"'{name}', {value}")
+        packed = f"to_json(object_construct({', '.join(entries)}))"
+
+    select: list[str] = []
+    order: list[str] = []
+    for contract, actual in pairs:
+        if contract == "properties" and packed:
+            select.append(f'{packed} as "properties"')
+            order.append('"properties"')
+            continue
+        if actual is None:
+            select.append(f'cast(null as varchar) as "{contract}"')
+            continue
+        expression = text(actual, contract)
+        if expression is None:
+            return f"column {actual} is {kinds[actual]}, whose text golive writes itself"
+        select.append(f'{expression} as "{contract}"')
+        order.append(f'"{contract}"')
+    if kept:
+        expression = text(kept, "_watermark")
+        if expression is None:
+            return f"the incremental column {kept} is {kinds[kept]}"
+        select.append(f'{expression} as "_watermark"')
+        select.append(f'{quoted[kept]} as "_watermark_value"')
+        order.insert(0, '"_watermark_value"')
+    return InPlaceRead(table=table, columns=", ".join(select), order=", ".join(order))

@@ -231,24 +231,22 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _select_list(
+def contract_columns(
     dataset: str, available: list[str], mapping: dict[str, str], keep: str | None = None
-) -> str:
+) -> tuple[list[tuple[str, str | None]], str | None]:
+    """Which source column gives each contract column (None: an optional one it lacks), as
+    the plan's mapping says, names compared case-insensitively; and the source's incremental
+    column (``keep``). A required column or the incremental column missing is an error."""
     required, optional = DATASET_COLUMNS[dataset]
     lower = {c.lower(): c for c in available}
-    picked: list[str] = []
-    used: set[str] = set()
+    pairs: list[tuple[str, str | None]] = []
     missing: list[str] = []
     for col in required + optional:
         src = mapping.get(col, col)
         actual = lower.get(src.lower())
-        if actual is None:
-            if col in required:
-                missing.append(col if src == col else f"{col} (mapped to '{src}')")
-            picked.append(f"cast(null as varchar) as {quote_ident(col)}")
-            continue
-        used.add(actual)
-        picked.append(f"cast({_any_ident(actual)} as varchar) as {quote_ident(col)}")
+        if actual is None and col in required:
+            missing.append(col if src == col else f"{col} (mapped to '{src}')")
+        pairs.append((col, actual))
     if missing:
         raise SourceError(
             f"{dataset}: required column(s) {', '.join(missing)} not found; the source has "
@@ -261,6 +259,22 @@ def _select_list(
             f"{dataset}: the incremental column '{keep}' is not in the source; it has "
             f"{', '.join(available)}. Fix: sources.{dataset}.incremental_column"
         )
+    return pairs, kept
+
+
+def _select_list(
+    dataset: str, available: list[str], mapping: dict[str, str], keep: str | None = None
+) -> str:
+    lower = {c.lower(): c for c in available}
+    pairs, kept = contract_columns(dataset, available, mapping, keep)
+    picked: list[str] = []
+    used: set[str] = set()
+    for col, actual in pairs:
+        if actual is None:
+            picked.append(f"cast(null as varchar) as {quote_ident(col)}")
+            continue
+        used.add(actual)
+        picked.append(f"cast({_any_ident(actual)} as varchar) as {quote_ident(col)}")
     if kept:
         used.add(kept)  # bookkeeping, not an event property
         picked.append(f"{_any_ident(kept)} as _watermark")

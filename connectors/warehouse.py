@@ -18,7 +18,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -1002,6 +1002,13 @@ class SnowflakeWarehouse(Warehouse):
                     f"copy into {load} from {stage} file_format = (type = parquet) "
                     "match_by_column_name = case_insensitive purge = true",
                 )
+        self._take_load(con, schema, table)
+        return rows
+
+    def _take_load(self, con: Any, schema: str, table: str) -> None:
+        """The load table ``schema.table__golive_load`` becomes ``schema.table``."""
+        run = self.run_in
+        target, load = f"{schema}.{table}", f"{schema}.{table}__golive_load"
         previous = self._column_types(con, schema, table)
         if previous and previous == self._column_types(con, schema, table + "__golive_load"):
             # the same columns: replace the rows in one transaction, with the COPY (DML; the
@@ -1014,7 +1021,42 @@ class SnowflakeWarehouse(Warehouse):
             # new columns: the load table takes the target's place (dbt rebuilds dependents)
             run(con, f"drop table if exists {target}")
             run(con, f"alter table {load} rename to {target}")
+
+    def load_select(
+        self,
+        schema: str,
+        table: str,
+        select: str,
+        check: Callable[[Any, str], None] | None = None,
+    ) -> int:
+        """Replace ``schema.table`` with the rows of ``select``, computed inside Snowflake (a
+        source in the same account read in place: no row leaves the warehouse); return the
+        row count. ``check(con, load_table)`` may refuse the rows before they replace any."""
+        quote_ident(schema), quote_ident(table)
+        schema, table = schema.upper(), table.upper()
+        load = f"{schema}.{table}__golive_load"
+        with self.connect() as con:
+            self._create_schema(con, schema)
+            self.run_in(con, f"create or replace table {load} as {select}")
+            rows = int(self.fetch_in(con, f"select count(*) from {load}", None)[0][0])
+            if check is not None:
+                try:
+                    check(con, load)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        self.run_in(con, f"drop table if exists {load}")
+                    raise
+            self._take_load(con, schema, table)
         return rows
+
+    def column_kinds_in(self, con: Any, sql: str) -> list[tuple[str, str]]:
+        """The columns of a query's result as Snowflake names them, with each one's type as
+        the connector reports it (``TEXT``, ``FIXED``, ``DATE``, ``TIMESTAMP_NTZ``, ...)."""
+        from snowflake.connector.constants import FIELD_ID_TO_NAME
+
+        with con.cursor() as cur:
+            cur.execute(f"select * from ({sql}) as q limit 0")
+            return [(d.name, FIELD_ID_TO_NAME.get(d.type_code, "?")) for d in cur.description]
 
     def dbt_env(self) -> dict[str, str]:
         # handed to dbt for one invocation (orchestration.dbt), never put in os.environ

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
+from connectors.snowflake import IN_PLACE_LABEL, InPlaceRead, in_place_read
 from connectors.sources import (
     DATASET_COLUMNS,
     SourceError,
@@ -47,7 +48,10 @@ FILES = "source_files"
 @dataclass(frozen=True)
 class LoadResult:
     """What one dataset load did: rows now in ``raw``, and for a usage batch what the pull
-    read, loaded (appended) and skipped (rows already loaded at the watermark)."""
+    read, loaded (appended) and skipped (rows already loaded at the watermark). ``path``
+    says how the rows came: ``in place`` (a Snowflake source copied by a Snowflake warehouse
+    in its account) or ``through golive`` (with the reason when in place was possible in
+    principle)."""
 
     dataset: str
     rows: int
@@ -58,6 +62,7 @@ class LoadResult:
     read: int | None = None
     loaded: int | None = None
     skipped: int | None = None
+    path: str = "through golive"
 
 
 def source_spec(plan: Plan, dataset: str) -> SourceSpec | None:
@@ -89,9 +94,55 @@ def load_dataset(plan: Plan, warehouse: Warehouse, dataset: str) -> LoadResult:
     if spec is None:
         rows = warehouse.load_arrow("raw", dataset, empty_dataset(dataset))
         return LoadResult(dataset, rows, None, None)
+    in_place = _in_place(spec, warehouse)
+    if isinstance(in_place, InPlaceRead):
+        rows = warehouse.load_select(
+            "raw", dataset, in_place.select(spec), check=_refuse_nul_in(warehouse, spec)
+        )
+        return LoadResult(dataset, rows, spec.connector, spec.location, path="in place")
     with open_source(spec) as reader:
         rows = warehouse.load_arrow("raw", dataset, reader)
-    return LoadResult(dataset, rows, spec.connector, spec.location)
+    return LoadResult(dataset, rows, spec.connector, spec.location, path=_through(in_place))
+
+
+# ------------------------------------------------------------------------- reading in place
+
+
+def _in_place(spec: SourceSpec, warehouse: Warehouse) -> InPlaceRead | str | None:
+    """How a Snowflake warehouse reads a Snowflake source of its own account in place, or
+    why it does not (None: not a Snowflake source on a Snowflake warehouse)."""
+    if spec.connector != "snowflake" or warehouse.dialect != "snowflake":
+        return None
+    return in_place_read(spec, warehouse)
+
+
+def _through(reason: str | None) -> str:
+    return "through golive" + (f" ({reason})" if reason else "")
+
+
+def _refuse_nul_in(warehouse: Warehouse, spec: SourceSpec):
+    """A check of rows copied in place: refuse a NUL character (``\\x00``), as
+    :func:`connectors.sources.refuse_nul` does for the rows that go through golive."""
+    required, optional = DATASET_COLUMNS[spec.dataset]
+
+    def check(con, table: str) -> None:
+        found = [
+            f"case when contains({quote_ident(c)}, char(0)) then '{c}' end"
+            for c in required + optional
+        ]
+        rows = warehouse.fetch_in(
+            con,
+            f"select coalesce({', '.join(found)}) from {table} "
+            f"where coalesce({', '.join(found)}) is not null limit 1",
+            None,
+        )
+        if rows:
+            raise SourceError(
+                f"{spec.dataset}: column {rows[0][0]} holds a NUL character (\\x00), which no "
+                "warehouse can store the same way. Fix: remove it from the source"
+            )
+
+    return check
 
 
 # ------------------------------------------------------------------------------ usage batches
@@ -197,8 +248,13 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
     _state_tables(warehouse)
     column = spec.settings.incremental_column
     batch_no = int(warehouse.scalar(f"select coalesce(max(batch_no), 0) from raw.{BATCHES}")) + 1
+    in_place = _in_place(spec, warehouse)
+    label = IN_PLACE_LABEL if isinstance(in_place, InPlaceRead) else spec.connector
     exists = warehouse.table_exists("raw", USAGE)
-    appending = bool(column) and exists
+    # a source now read another way (another connector, or in place instead of through golive)
+    # writes its values' text another way: everything is read again, never mixed
+    same_path = exists and _last_connector(warehouse) == label
+    appending = bool(column) and same_path
     previous = _previous_watermark(warehouse, column) if appending else None
     appending = appending and previous is not None
     files: list[str] = []
@@ -209,6 +265,7 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
         if not column:
             # new files beside ones read before, all of them as they were: append the new ones
             appending = bool(known) and unchanged == set(known)
+        appending = appending and same_path
         if appending:
             spec = replace(spec, skip_files=frozenset(unchanged))
         files = file_list(spec)
@@ -220,11 +277,14 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
             int(warehouse.scalar("select coalesce(max(_received_no), 0) from raw.usage_events")) + 1
         )
     incoming = "_incoming_usage_events"
-    with open_source(spec) as reader:
-        schema, batches = _stamped(reader, batch_no, first_no, tracker)
-        read = warehouse.load_arrow(
-            "raw", incoming, pa.RecordBatchReader.from_batches(schema, batches)
-        )
+    if isinstance(in_place, InPlaceRead):
+        read = _usage_in_place(warehouse, spec, in_place, incoming, batch_no, first_no, tracker)
+    else:
+        with open_source(spec) as reader:
+            schema, batches = _stamped(reader, batch_no, first_no, tracker)
+            read = warehouse.load_arrow(
+                "raw", incoming, pa.RecordBatchReader.from_batches(schema, batches)
+            )
     after = tracker.watermark() if tracker else None
     if previous is not None and (after is None or _less(after, previous)):
         after = previous
@@ -271,7 +331,7 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
                 batch_no,
                 now,
                 "append" if appending else "full",
-                spec.connector,
+                label,
                 spec.location,
                 read,
                 loaded,
@@ -308,7 +368,48 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
         read=read,
         loaded=loaded,
         skipped=skipped,
+        path="in place" if isinstance(in_place, InPlaceRead) else _through(in_place),
     )
+
+
+def _last_connector(warehouse: Warehouse) -> str | None:
+    """How the latest usage batch was read (its connector, or ``snowflake (in place)``)."""
+    rows = warehouse.query(
+        f"select connector from raw.{BATCHES} where batch_no = "
+        f"(select max(batch_no) from raw.{BATCHES})"
+    )
+    return rows[0][0] if rows else None
+
+
+def _usage_in_place(
+    warehouse: Warehouse,
+    spec: SourceSpec,
+    read: InPlaceRead,
+    incoming: str,
+    batch_no: int,
+    first_no: int,
+    tracker: WatermarkTracker | None,
+) -> int:
+    """The batch copied in place into ``raw.<incoming>``, with its batch and arrival numbers
+    (in a deterministic order: by the incremental column, then the values); the tracker sees
+    the greatest value of the incremental column among the rows copied, in its own type."""
+    required, optional = DATASET_COLUMNS[USAGE]
+    watermark = '"_watermark"' if tracker else 'cast(null as varchar) as "_watermark"'
+    value = ', "_watermark_value"' if tracker else ""
+    select = (
+        f"select {', '.join(quote_ident(c) for c in required + optional)}, {watermark}, "
+        f'cast({batch_no} as bigint) as "_batch", '
+        f"cast({first_no - 1} + row_number() over (order by {read.order}) as bigint) "
+        f'as "_received_no"{value} '
+        f"from ({read.select(spec)}) as golive_rows"
+    )
+    rows = warehouse.load_select("raw", incoming, select, check=_refuse_nul_in(warehouse, spec))
+    if tracker:
+        tracker.observe(
+            warehouse.query_arrow(f'select max("_watermark_value") from raw.{incoming}').column(0)
+        )
+        warehouse.execute(f'alter table raw.{incoming} drop column "_watermark_value"')
+    return rows
 
 
 def _less(a: Watermark, b: Watermark) -> bool:

@@ -839,7 +839,11 @@ class DatabaseSource(_TableOrQuery):
 
 
 class SnowflakeSource(_TableOrQuery):
-    """A Snowflake table or query; account, user and password from environment variables."""
+    """A Snowflake table or query; account, user and password from environment variables.
+
+    On a Snowflake warehouse in the same account, a ``table`` is read in place (the warehouse
+    copies it into ``raw`` with one ``create table as select``) unless ``read_in_place`` is
+    false (docs/plan-and-datasets.md "Reading in place")."""
 
     connector: Literal["snowflake"] = "snowflake"
     account_env: EnvName
@@ -852,6 +856,8 @@ class SnowflakeSource(_TableOrQuery):
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     protocol: Literal["https", "http"] | None = None
+    #: false: always pull the rows through golive with this source's own credentials
+    read_in_place: bool = True
 
     CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ("account_env", "user_env", "password_env")
 

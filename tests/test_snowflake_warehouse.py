@@ -4,25 +4,21 @@ exact division, and the worked-examples and demo companies priced to the same in
 and journal entries as on DuckDB, row for row.
 
 fakesnow runs Snowflake's SQL on DuckDB: it checks that golive's SQL is Snowflake's and gives
-the right answers, never how fast it runs (tests/fakesnow_server.py: fakesnow's server, without
-its cast of every SUM's argument to a double, which Snowflake does not make). Each test gets a
-server of its own (a process: its databases live in its memory). Where fakesnow cannot start,
-the tests are skipped and the reason is printed in pytest's summary (``-ra``).
+the right answers, never how fast it runs. Each test gets a server of its own
+(tests/snowflake_fake.py); where fakesnow cannot start, the tests are skipped and the reason is
+printed in pytest's summary (``-ra``).
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 import yaml
+from snowflake_fake import PASSWORD
 
 from connectors.warehouse import (
     SnowflakeWarehouse,
@@ -38,74 +34,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:
 
 ROOT = Path(__file__).parents[1]
 PLAN = ROOT / "tests" / "fixtures" / "worked_examples" / "plan.yaml"
-PASSWORD = "fake-Pa55word-never-shown"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def fakesnow_port(tmp_path):
-    """A fakesnow server of this test's own, as a process; skipped, saying why, when it cannot
-    start."""
-    try:
-        import fakesnow  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"fakesnow is not installed ({exc}): pip install -e '.[dev]'")
-    port = _free_port()
-    log = (tmp_path / "fakesnow.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).parent / "fakesnow_server.py"),
-            "-s",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                pytest.skip(
-                    f"fakesnow's server exited at start ({server.returncode}): "
-                    f"{(tmp_path / 'fakesnow.log').read_text()[-500:]}"
-                )
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.skip("fakesnow's server did not listen within 30 s")
-                time.sleep(0.1)
-        yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-def snowflake_url(port: int, database: str = "GOLIVE") -> str:
-    return (
-        f"snowflake://loader@golive_test/{database}?warehouse=GOLIVE_WH&role=GOLIVE"
-        f"&password_env=GOLIVE_TEST_SF_PASSWORD&host=127.0.0.1&port={port}&protocol=http"
-    )
-
-
-@pytest.fixture
-def snowflake_url_for(fakesnow_port, monkeypatch):
-    monkeypatch.setenv("GOLIVE_TEST_SF_PASSWORD", PASSWORD)
-    return snowflake_url(fakesnow_port)
-
-
 # -- URLs ------------------------------------------------------------------------------------
 
 

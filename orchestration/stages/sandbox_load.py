@@ -54,13 +54,16 @@ def raw_datasets(
     selected = {k.path[-1] for k in context.selected_asset_keys}
     for dataset in [d for d in MASTER_DATASETS if d in selected]:
         result = load_dataset(p, wh, dataset)
-        context.log.info(f"{dataset}: {result.rows:,} rows from {result.connector or '(none)'}")
+        context.log.info(
+            f"{dataset}: {result.rows:,} rows from {result.connector or '(none)'}, {result.path}"
+        )
         yield dg.MaterializeResult(
             asset_key=["raw", dataset],
             metadata={
                 "dagster/row_count": result.rows,
                 "connector": result.connector or "(not in the plan: empty)",
                 "location": result.location or "",
+                "read": result.path,
             },
         )
     if selected & set(OVERRIDE_TABLES):
@@ -92,7 +95,7 @@ def usage_assets(partitions: dg.PartitionsDefinition) -> list:
         result = load_dataset(plan.get(), warehouse.get(), USAGE)
         context.log.info(
             f"usage batch {result.batch} ({result.mode}): read {result.read:,}, "
-            f"loaded {result.loaded:,}, skipped {result.skipped:,}"
+            f"loaded {result.loaded:,}, skipped {result.skipped:,}; {result.path}"
         )
         return dg.MaterializeResult(
             metadata={
@@ -104,6 +107,7 @@ def usage_assets(partitions: dg.PartitionsDefinition) -> list:
                 "rows_skipped": result.skipped,
                 "connector": result.connector,
                 "location": result.location or "",
+                "read": result.path,
             }
         )
 
