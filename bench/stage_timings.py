@@ -332,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         help="where companies, DuckDB files and run logs go "
         "(default: a temporary folder, removed afterwards)",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use a company an earlier run left in --workdir (company_<events>/plan.yaml) "
+        "instead of generating it, so the peak memory is the run's alone",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the sample company")
     parser.add_argument("--repeat", type=int, default=3, help="runs per floor query (best kept)")
     parser.add_argument(
@@ -358,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     try:
         for engine, events in configs:
+            kept = workdir / f"company_{events}" / "plan.yaml"
+            if events not in companies and args.reuse and kept.is_file():
+                log(f"reusing the company in {kept.parent} (not generated: no generate column)")
+                companies[events] = {
+                    "summary": {"plan": str(kept)},
+                    "seconds": None,
+                    "peak_rss_mb": None,
+                }
             if events not in companies:
                 log(f"generating a company with {events:,} events …")
                 started = time.perf_counter()
