@@ -259,8 +259,18 @@ class Warehouse:
         raise NotImplementedError  # pragma: no cover - interface
 
 
+#: the environment variable that caps DuckDB's memory (DuckDB's own default: 80% of RAM)
+DUCKDB_MEMORY_LIMIT_ENV = "GOLIVE_DUCKDB_MEMORY_LIMIT"
+_MEMORY_LIMIT = re.compile(r"^[0-9]+(\.[0-9]+)? ?(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$")
+
+
 class DuckDBWarehouse(Warehouse):
-    """The embedded default: one DuckDB file, no server."""
+    """The embedded default: one DuckDB file, no server.
+
+    ``GOLIVE_DUCKDB_MEMORY_LIMIT`` (e.g. ``3GiB``, or ``50%`` of the machine's memory) caps the
+    memory DuckDB takes, in golive's sessions and in dbt's alike; past it, DuckDB spills the
+    large joins, aggregates and sorts to a folder beside the file (``<file>.tmp``). Unset,
+    DuckDB takes up to 80% of the machine's memory."""
 
     dialect = "duckdb"
 
@@ -271,6 +281,14 @@ class DuckDBWarehouse(Warehouse):
         # duckdb:////abs/path.duckdb is absolute
         path = path[1:] if path.startswith("/") else path
         self.path = Path(unquote(path)).resolve()
+        limit = os.environ.get(DUCKDB_MEMORY_LIMIT_ENV, "").strip()
+        if limit and not _MEMORY_LIMIT.match(limit):
+            raise WarehouseURLError(
+                f"{DUCKDB_MEMORY_LIMIT_ENV}='{limit}' is not an amount of memory. Fix: write it "
+                "as DuckDB does, e.g. 3GiB, 3000MB or 50%, or unset it (DuckDB's own default, "
+                "80% of the machine's memory)"
+            )
+        self.memory_limit = limit or "80%"
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
@@ -279,6 +297,7 @@ class DuckDBWarehouse(Warehouse):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.path))
         con.execute("set TimeZone = 'UTC'")
+        con.execute(f"set memory_limit = '{self.memory_limit}'")
         try:
             con.execute("begin transaction")
             yield con
@@ -310,7 +329,11 @@ class DuckDBWarehouse(Warehouse):
         return con.execute(f"select count(*) from {target}").fetchone()[0]
 
     def dbt_env(self) -> dict[str, str]:
-        return {"GOLIVE_DBT_TARGET": "duckdb", "GOLIVE_DUCKDB_PATH": str(self.path)}
+        return {
+            "GOLIVE_DBT_TARGET": "duckdb",
+            "GOLIVE_DUCKDB_PATH": str(self.path),
+            DUCKDB_MEMORY_LIMIT_ENV: self.memory_limit,
+        }
 
     @property
     def lock_key(self) -> str:
@@ -332,6 +355,7 @@ class DuckDBWarehouse(Warehouse):
             if "lock" not in str(exc).lower():
                 raise
             raise WarehouseBusyError(self._busy_message(str(exc))) from None
+        con.execute(f"set memory_limit = '{self.memory_limit}'")
         self._holder_file.write_text(json.dumps(_holder_text(holder)), encoding="utf-8")
 
         def release() -> None:
