@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import pyarrow as pa
 
-from connectors.sources import BATCH_ROWS, SourceError, SourceSpec
+from connectors.sources import BATCH_ROWS, SourceError, SourceSpec, contract_columns
 from golive.plan import SnowflakeSource
 
 _PART = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
@@ -282,7 +282,9 @@ class InPlaceRead:
 
 def _qualified(settings: SnowflakeSource) -> str | None:
     """The source table as ``database.schema.table`` (quoted), or None when the plan leaves
-    the database to the source user's default."""
+    the database to the source user's default. A name that is not a table name is refused as
+    :func:`quoted_table` refuses it."""
+    quoted_table(settings.table or "")
     parts = re.findall(_PART, settings.table or "")
     if not parts:
         return None
@@ -300,8 +302,6 @@ def in_place_read(spec: SourceSpec, warehouse) -> InPlaceRead | str:
     in place, or why it cannot (the rows are then pulled through golive): another account or
     endpoint, ``read_in_place: false``, a query, or a column of a type it does not write as
     text here (FLOAT, TIME, BINARY, ...)."""
-    from connectors.sources import contract_columns
-
     settings = snowflake_settings(spec)
     if not settings.read_in_place:
         return "read_in_place is false"

@@ -245,3 +245,13 @@ def test_a_table_the_warehouse_cannot_read_says_what_to_grant(account, tmp_path)
         "sources.customers.read_in_place: false to pull it with the source's own credentials"
     )
     assert PASSWORD not in message
+
+
+def test_a_table_name_that_is_not_one_is_refused_before_any_sql(account, tmp_path):
+    url, _, source = account
+    plan = load_plan(plan_with(tmp_path, {"customers": source("customers; drop table x")}))
+    with pytest.raises(SourceError) as raised:
+        load_dataset(plan, warehouse_from_url(url), "customers")
+    assert str(raised.value).startswith(
+        "'customers; drop table x' is not a Snowflake table name ([database.][schema.]table"
+    )
