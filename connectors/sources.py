@@ -495,6 +495,15 @@ DATABASE_CONNECTORS: dict[str, str] = {
 }
 
 
+def nul_refused(dataset: str, where: str) -> SourceError:
+    """The error for a text value with a NUL character (``\\x00``), ``where`` naming it (a
+    row and column, or a column): the rule for the rows read through golive and in place."""
+    return SourceError(
+        f"{dataset}: {where} holds a NUL character (\\x00), which no warehouse can store the "
+        "same way. Fix: remove it from the source"
+    )
+
+
 def refuse_nul(dataset: str, reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     """The same stream, refusing a text value with a NUL character (``\\x00``): PostgreSQL cannot
     store one, so the warehouses would disagree; the error names the row and the column."""
@@ -511,11 +520,8 @@ def refuse_nul(dataset: str, reader: pa.RecordBatchReader) -> pa.RecordBatchRead
                 found = pc.match_substring(batch.column(i), "\x00")
                 if pc.any(found).as_py():
                     row = found.to_pylist().index(True)
-                    raise SourceError(
-                        f"{dataset}: row {seen + row + 1}, column {reader.schema.field(i).name}, "
-                        "holds a NUL character (\\x00), which no warehouse can store the same "
-                        "way. Fix: remove it from the source"
-                    )
+                    where = f"row {seen + row + 1}, column {reader.schema.field(i).name},"
+                    raise nul_refused(dataset, where)
             seen += batch.num_rows
             yield batch
 

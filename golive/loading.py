@@ -33,6 +33,7 @@ from connectors.sources import (
     Watermark,
     WatermarkTracker,
     file_list,
+    nul_refused,
     open_source,
 )
 from connectors.warehouse import Warehouse, quote_ident
@@ -137,10 +138,7 @@ def _refuse_nul_in(warehouse: Warehouse, spec: SourceSpec):
             None,
         )
         if rows:
-            raise SourceError(
-                f"{spec.dataset}: column {rows[0][0]} holds a NUL character (\\x00), which no "
-                "warehouse can store the same way. Fix: remove it from the source"
-            )
+            raise nul_refused(spec.dataset, f"column {rows[0][0]}")
 
     return check
 
@@ -264,8 +262,7 @@ def load_usage_events(plan: Plan, warehouse: Warehouse) -> LoadResult:
         unchanged = {path for path in present if known.get(path) == _file_state(path)}
         if not column:
             # new files beside ones read before, all of them as they were: append the new ones
-            appending = bool(known) and unchanged == set(known)
-        appending = appending and same_path
+            appending = same_path and bool(known) and unchanged == set(known)
         if appending:
             spec = replace(spec, skip_files=frozenset(unchanged))
         files = file_list(spec)

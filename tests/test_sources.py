@@ -253,3 +253,14 @@ def test_warehouse_display_url_and_unknown_scheme():
         warehouse_from_url("mysql://u:secret@h/db")
     assert "secret" not in str(info.value)
     assert "duckdb:///" in str(info.value)
+
+
+def test_a_nul_character_is_refused_naming_its_row_and_column(tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_bytes(b"customer_id,name\nC1,Acme\nC2,Bad\x00Co\n")
+    with pytest.raises(SourceError) as raised:
+        read("customers", "csv", path)
+    assert str(raised.value) == (
+        "customers: row 2, column name, holds a NUL character (\\x00), which no warehouse can "
+        "store the same way. Fix: remove it from the source"
+    )
