@@ -30,7 +30,7 @@ def test_the_memory_cap_reaches_golive_sessions_and_dbt(tmp_path, monkeypatch):
 def test_without_a_cap_duckdb_keeps_its_own_default(tmp_path, monkeypatch):
     monkeypatch.delenv("GOLIVE_DUCKDB_MEMORY_LIMIT", raising=False)
     wh = warehouse_from_url(f"duckdb:///{tmp_path}/w.duckdb")
-    default = duckdb.connect().sql("select current_setting('memory_limit')").fetchone()[0]
+    default = duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
     assert wh.scalar("select current_setting('memory_limit')") == default
     assert wh.dbt_env()["GOLIVE_DUCKDB_MEMORY_LIMIT"] == "80%"
 
