@@ -230,6 +230,17 @@
 {% macro duckdb__cte_materialized() -%}{%- endmacro %}
 {% macro snowflake__cte_materialized() -%}{%- endmacro %}
 
+{#- A CTE that DuckDB computes first, before the joins of the query that reads it: the usage
+    models' affected days select a few of history's events, but DuckDB's estimate joins all of
+    history's events with all of their metric values first (int_usage_daily on a night over 10M
+    events of history: 1.6 s, 0.6 s with the CTE computed first). Only for a CTE that selects
+    few rows (a full build would hold all of them); nothing on the other warehouses. -#}
+{% macro cte_computed_first() -%}
+    {{ return(adapter.dispatch('cte_computed_first', 'golive')()) }}
+{%- endmacro %}
+{% macro default__cte_computed_first() -%}{%- endmacro %}
+{% macro duckdb__cte_computed_first() -%}materialized{%- endmacro %}
+
 {#- Microseconds since the epoch of a timestamp, as an exact integer. -#}
 {% macro epoch_microseconds(ts) -%}
     {{ return(adapter.dispatch('epoch_microseconds', 'golive')(ts)) }}

@@ -12,7 +12,7 @@
     straddles a billing period (periods start at local midnights). Incremental: the days in
     int_usage_affected_days are deleted and aggregated again from their accepted events. -#}
 -- depends_on: {{ ref('int_usage_affected_days') }}
-with events as (
+with events as {% if is_incremental() %}{{ golive.cte_computed_first() }}{% endif %} (
 
     select
         classified.received_no,

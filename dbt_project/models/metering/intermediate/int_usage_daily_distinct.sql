@@ -8,7 +8,7 @@
 {#- The distinct values a count_distinct metric saw, per customer, group value and day: a
     period's count is the number of distinct values over its days (counts do not add up). -#}
 -- depends_on: {{ ref('int_usage_affected_days') }}
-with events as (
+with events as {% if is_incremental() %}{{ golive.cte_computed_first() }}{% endif %} (
 
     select
         classified.received_no,
