@@ -17,15 +17,14 @@
     every row whose customer was added or removed since. classified_in_seq numbers the
     classification that last touched a row (var classification_seq), so metering
     re-aggregates exactly the days that changed (golive/usage.py). -#}
-with events as (
+{#- the last arrival number classified before: var received_after (golive/usage.py), a
+    constant the warehouse can skip history's blocks with; else read from the table -#}
+{%- set received_after = var('received_after', 0) | int %}
+{%- set previous_received_no = received_after if received_after > 0
+    else '(select coalesce(max(received_no), 0) from ' ~ this ~ ')' %}
+with events as {{ golive.cte_not_materialized() }} (
 
     select * from {{ ref('stg_usage_events') }}
-
-),
-
-event_ids as (
-
-    select * from {{ ref('int_usage_event_ids') }}
 
 ),
 
@@ -37,28 +36,44 @@ customers as (
 ),
 
 {% if is_incremental() %}
-previous as (
+-- the rows classified again although nothing of theirs arrived: their customer was accepted
+-- or removed since
+customer_changed as (
 
-    select coalesce(max(received_no), 0) as received_no from {{ this }}
+    select received_no, event_id from {{ this }}
+    where reason = 'unknown_customer'
+        and customer_id in (select customers.customer_id from customers)
+    union
+    select received_no, event_id from {{ this }}
+    where status = 'loaded'
+        and customer_id not in (select customers.customer_id from customers)
+
+),
+
+-- the event ids of the rows classified: those that got a copy (every row of theirs is
+-- classified) and those of the rows above, not every id of history
+event_ids as (
+
+    select * from {{ ref('int_usage_event_ids') }}
+    where last_received_no > {{ previous_received_no }}
+    union all
+    select ids.* from {{ ref('int_usage_event_ids') }} as ids
+    inner join (select distinct event_id from customer_changed) as changed
+        on ids.event_id = changed.event_id
+    where ids.last_received_no <= {{ previous_received_no }}
 
 ),
 
 targets as (
 
     select received_no from events
-    where received_no > (select previous.received_no from previous)
+    where received_no > {{ previous_received_no }}
     union
     select events.received_no from events
     inner join event_ids on events.event_id = event_ids.event_id
-    where event_ids.last_received_no > (select previous.received_no from previous)
+    where event_ids.last_received_no > {{ previous_received_no }}
     union
-    select received_no from {{ this }}
-    where reason = 'unknown_customer'
-        and customer_id in (select customers.customer_id from customers)
-    union
-    select received_no from {{ this }}
-    where status = 'loaded'
-        and customer_id not in (select customers.customer_id from customers)
+    select received_no from customer_changed
 
 ),
 
@@ -69,6 +84,12 @@ target_events as (
 
 ),
 {% else %}
+event_ids as (
+
+    select * from {{ ref('int_usage_event_ids') }}
+
+),
+
 target_events as (
 
     select * from events
