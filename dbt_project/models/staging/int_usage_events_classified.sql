@@ -3,6 +3,7 @@
     incremental_strategy='delete+insert',
     unique_key='received_no',
     tags=['daily'],
+    pre_hook="{{ golive.no_nested_loops() }}",
 ) }}
 
 {#- Every received event gets one status (docs/billing-rules.md §7.3): loaded, duplicate (the
@@ -37,7 +38,8 @@ customers as (
 
 {% if is_incremental() %}
 -- the rows classified again although nothing of theirs arrived: their customer was accepted
--- or removed since
+-- or removed since (read twice: PostgreSQL keeps it without statistics, hence no nested
+-- loops over history's event ids, golive.no_nested_loops)
 customer_changed as (
 
     select received_no, event_id from {{ this }}
