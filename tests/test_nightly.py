@@ -43,6 +43,10 @@ NIGHTS = [
         ("n1-a", "C13", "call", "2026-09-25T11:00:00Z", ""),  # conflicts with night 1's
         ("n3-a", "C02", "use", "2026-10-20T00:00:00Z", "100"),
         ("n3-a", "C02", "use", "2026-10-20T00:00:00Z", "100"),  # twice in one night
+        ("e1", "C02", "use", "2026-09-15T12:00:00Z", "2000001"),  # conflicts with a repeated one
+    ],
+    [
+        ("n4-a", "C14", "use", "2026-10-05T10:00:00Z", "7"),  # a customer not accepted yet
     ],
 ]
 
@@ -112,7 +116,7 @@ def _state(url: str, billed: bool = True) -> dict:
 
 
 #: the nights after which the tests compare invoices too (the others compare the usage)
-BILLED_NIGHTS = (3, 4)
+BILLED_NIGHTS = (3, 4, 5)
 
 
 def _full_rebuild(plan: Path, tmp_path: Path, night: int) -> dict:
@@ -165,7 +169,8 @@ def test_three_nights_equal_a_full_rebuild_every_night(warehouse_url, tmp_path, 
         assert outcome.success, outcome.error
         # the night's batch: what it read and loaded
         batch = outcome.metadata["raw/usage_events"]
-        assert (batch["rows_read"], batch["rows_loaded"], batch["rows_skipped"]) == (3, 3, 0)
+        rows = len(NIGHTS[night - 1])
+        assert (batch["rows_read"], batch["rows_loaded"], batch["rows_skipped"]) == (rows, rows, 0)
         billed = night in BILLED_NIGHTS
         if billed:  # billing on top of the nights (the nightly job itself bills nothing)
             run = run_stages(plan, warehouse_url, through="billing")
@@ -180,9 +185,12 @@ def test_three_nights_equal_a_full_rebuild_every_night(warehouse_url, tmp_path, 
         assert _as_json(state) == rebuilt(plan, tmp_path, night), f"night {night}"
 
     state = _state(warehouse_url)
-    assert state["totals"] == (1410 + 9, 1410 + 9 - 3 - 4, 3, 4)
+    # e1's repeat of night 1 was a duplicate until night 3's conflicting copy: all three of e1's
+    # copies are quarantined now, and the repeats of n1-b and n3-a are the duplicates
+    assert state["totals"] == (1410 + 10, 1410 + 10 - 2 - 7, 2, 7)
     assert ("e2", "conflicting_event_id") in state["quarantined"]
     assert ("n1-a", "conflicting_event_id") in state["quarantined"]
+    assert state["quarantined"].count(("e1", "conflicting_event_id")) == 3
     # the late call of night 2 (the period's last second) is billed in September
     order = wh.scalar("select total from sandbox.invoices where invoice_id = 'K_ORDER-20260901'")
     assert f"{order:.2f}" == "27.50"  # a minimum of 25 covers two more calls, plus 10 % tax
@@ -196,6 +204,23 @@ def test_three_nights_equal_a_full_rebuild_every_night(warehouse_url, tmp_path, 
     assert run_usage(plan, warehouse_url, first_day="2026-09-15").success
     assert _state(warehouse_url)["aggregates"] == before["aggregates"]
     assert _state(warehouse_url)["totals"] == before["totals"]
+
+    # a night with an event of a customer not accepted yet; then the customers change: C14 is
+    # accepted, C04 removed. The next run classifies again the rows of those two customers,
+    # only, and equals a rebuild
+    _add_night(plan, 4)
+    assert run_usage(plan, warehouse_url).success
+    assert ("n4-a", "unknown_customer") in _state(warehouse_url, billed=False)["quarantined"]
+    customers = plan.parent / "data" / "customers.csv"
+    lines = [x for x in customers.read_text().splitlines() if not x.startswith("C04,")]
+    customers.write_text("\n".join([*lines, "C14,Customer late,,,USD,"]) + "\n")
+    run = run_stages(plan, warehouse_url, through="billing")
+    assert run.success, [s.error for s in run.stages]
+    state = _state(warehouse_url)
+    assert _as_json(state) == rebuilt(plan, tmp_path, 5)
+    assert ("n4-a", "unknown_customer") not in state["quarantined"]
+    assert ("e3", "unknown_customer") in state["quarantined"]
+    assert state["totals"] == (1410 + 11, 1410 + 11 - 2 - 8, 2, 8)
 
 
 def _drop_seq(path: Path) -> None:
@@ -222,13 +247,14 @@ def test_nights_as_new_files_append_only_them_and_a_changed_file_reloads_all(tmp
         outcome = run_usage(plan, url)
         assert outcome.success, outcome.error
         batch = outcome.metadata["raw/usage_events"]
-        assert (batch["mode"], batch["rows_read"], batch["rows_loaded"]) == ("append", 3, 3)
+        rows = len(NIGHTS[night - 1])
+        assert (batch["mode"], batch["rows_read"], batch["rows_loaded"]) == ("append", rows, rows)
     # after the three nights (each night is held to a rebuild by the test above): the same
     # state as a rebuild after the incremental-column test's third night, which read the same
     # events through a sequence column
     assert run_stages(plan, url, through="billing").success
     assert _as_json(_state(url)) == rebuilt(plan, tmp_path, 3)
-    assert _state(url)["totals"] == (1410 + 9, 1410 + 9 - 3 - 4, 3, 4)
+    assert _state(url)["totals"] == (1410 + 10, 1410 + 10 - 2 - 7, 2, 7)
 
     # night 2's file corrected in place: every file is read again, and the batch replaces all
     night_2 = plan.parent / "data" / "usage_night_2.csv"
@@ -236,8 +262,8 @@ def test_nights_as_new_files_append_only_them_and_a_changed_file_reloads_all(tmp
     outcome = run_usage(plan, url)
     assert outcome.success, outcome.error
     batch = outcome.metadata["raw/usage_events"]
-    assert (batch["mode"], batch["rows_read"]) == ("full", 1410 + 9)
-    assert wh.scalar("select count(*) from raw.usage_events") == 1410 + 9
+    assert (batch["mode"], batch["rows_read"]) == ("full", 1410 + 10)
+    assert wh.scalar("select count(*) from raw.usage_events") == 1410 + 10
     assert run_stages(plan, url, through="billing").success
     assert _state(url) == _full_rebuild(plan, tmp_path, 4)
 

@@ -13,11 +13,15 @@
     metric found in the value it reads: value_out_of_range, non_numeric_value,
     missing_numeric_property. received = loaded + duplicates + quarantined, always.
 
-    Incremental: a run classifies the rows that arrived, again every copy of an event id
-    that got a new copy (a later conflict quarantines the copy loaded earlier), and again
-    every row whose customer was added or removed since. classified_in_seq numbers the
-    classification that last touched a row (var classification_seq), so metering
-    re-aggregates exactly the days that changed (golive/usage.py). -#}
+    Incremental: a run classifies the rows that arrived, again the earlier copies of an event
+    id that got a new copy and is a conflict now (a later conflict quarantines the copy loaded
+    earlier and its duplicates; the copies of an id that stays as it was keep their status),
+    and again every row whose customer was added or removed since the last classification
+    (int_usage_customers_applied). classified_in_seq numbers the classification that last
+    touched a row (var classification_seq), so metering re-aggregates exactly the days that
+    changed (golive/usage.py). Every lookup into history goes by arrival number or through a
+    small set (the ids that got a copy, the customers that changed), so a night's cost does
+    not grow with the events already classified. -#}
 {#- the last arrival number classified before: var received_after (golive/usage.py), a
     constant the warehouse can skip history's blocks with; else read from the table -#}
 {%- set received_after = var('received_after', 0) | int %}
@@ -37,6 +41,42 @@ customers as (
 ),
 
 {% if is_incremental() %}
+{%- set applied = adapter.get_relation(
+    database=this.database, schema=this.schema, identifier='int_usage_customers_applied') %}
+-- the customers accepted or removed since the last classification (all of them when it left
+-- no record: a warehouse built before the record existed)
+{%- if applied is none %}
+added_customers as (
+
+    select customer_id from customers
+
+),
+
+removed_customers as (
+
+    select distinct customer_id from {{ this }}
+    where status = 'loaded'
+        and customer_id not in (select customers.customer_id from customers)
+
+),
+{%- else %}
+added_customers as (
+
+    select customer_id from customers
+    except
+    select customer_id from {{ applied }}
+
+),
+
+removed_customers as (
+
+    select customer_id from {{ applied }}
+    except
+    select customer_id from customers
+
+),
+{%- endif %}
+
 -- the rows classified again although nothing of theirs arrived: their customer was accepted
 -- or removed since (read twice: PostgreSQL keeps it without statistics, hence no nested
 -- loops over history's event ids, golive.no_nested_loops)
@@ -44,11 +84,11 @@ customer_changed as (
 
     select received_no, event_id from {{ this }}
     where reason = 'unknown_customer'
-        and customer_id in (select customers.customer_id from customers)
+        and customer_id in (select added_customers.customer_id from added_customers)
     union
     select received_no, event_id from {{ this }}
     where status = 'loaded'
-        and customer_id not in (select customers.customer_id from customers)
+        and customer_id in (select removed_customers.customer_id from removed_customers)
 
 ),
 
@@ -66,14 +106,28 @@ event_ids as (
 
 ),
 
+-- the ids that got a copy and are a conflict now: their earlier copies change status (those
+-- of an id that was a conflict before are classified again to the same status)
+conflicted as (
+
+    select event_id, first_received_no from event_ids
+    where last_received_no > {{ previous_received_no }} and is_conflict
+
+),
+
 targets as (
 
     select received_no from events
     where received_no > {{ previous_received_no }}
     union
-    select events.received_no from events
-    inner join event_ids on events.event_id = event_ids.event_id
-    where event_ids.last_received_no > {{ previous_received_no }}
+    -- the first copy of such an id, by its arrival number
+    select first_received_no from conflicted
+    where first_received_no <= {{ previous_received_no }}
+    union
+    -- its later copies so far: duplicates until now
+    select repeats.received_no from {{ this }} as repeats
+    inner join conflicted on repeats.event_id = conflicted.event_id
+    where repeats.status = 'duplicate'
     union
     select received_no from customer_changed
 
