@@ -287,3 +287,34 @@ def test_a_duplicate_left_by_a_failed_run_fails_the_next_night(tmp_path):
     assert not outcome.success
     assert "Failure in test unique_arrived_int_usage_event_ids_" in outcome.error
     assert "Got 1 result" in outcome.error  # e1, twice
+
+
+def test_a_metering_interrupted_before_its_record_adds_nothing_twice(
+    warehouse_url, tmp_path, rebuilt, monkeypatch
+):
+    """A night whose metering built the usage models but stopped before noting it (the process
+    killed between the two): the next run re-aggregates the same days again, counts nothing
+    twice, and equals a rebuild; so does the night after."""
+    import golive.usage
+
+    plan = _company(tmp_path)
+    assert run_stages(plan, warehouse_url, through="billing").success
+    wh = warehouse_from_url(warehouse_url)
+    metered = "select seq from raw.usage_build_state where model_set = 'metering'"
+    before = wh.scalar(metered)
+
+    def interrupted(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(golive.usage, "record_metering", interrupted)
+    _add_night(plan, 1)
+    assert not run_usage(plan, warehouse_url).success
+    assert wh.scalar(metered) == before  # the aggregates hold night 1; the record does not
+    monkeypatch.undo()
+
+    assert run_usage(plan, warehouse_url).success
+    assert wh.scalar(metered) > before
+    assert _as_json(_state(warehouse_url, billed=False)) == rebuilt(plan, tmp_path, 1)
+    _add_night(plan, 2)
+    assert run_usage(plan, warehouse_url).success
+    assert _as_json(_state(warehouse_url, billed=False)) == rebuilt(plan, tmp_path, 2)
