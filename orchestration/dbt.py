@@ -151,7 +151,7 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
     if key not in _PARSED:
         ensure_manifest()
         folder = TARGET_DIR / f"parse-{target}"
-        with scoped_dbt_environment(env), _folder_lock(folder.name):
+        with scoped_dbt_environment(_parse_env(env)), _folder_lock(folder.name):
             # one folder per adapter, so that each keeps its own partial parse (dbt parses
             # again from scratch when the adapter changes); the nodes are those of
             # target/manifest.json, which the assets come from
@@ -166,7 +166,8 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
             )
         if not result.success:
             raise RuntimeError(f"dbt parse failed: {result.exception}")
-        _PARSED.clear()
+        for stale in [k for k in _PARSED if k[0] == target]:
+            del _PARSED[stale]
         _PARSED[key] = result.result
     manifest = _PARSED[key]
     database = (
@@ -179,6 +180,21 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
             if getattr(node, "database", None) is not None:
                 node.database = database
     return manifest
+
+
+def _parse_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The profile variables a parse sees: the target's name alone for DuckDB and PostgreSQL,
+    so that the connection (a DuckDB file, a server, a password) takes the profile's
+    placeholders. dbt parses a project from scratch whenever the profile changes (3.1 s
+    instead of 0.85 s for a partial parse, on every new warehouse); nothing a parse produces
+    depends on the connection but the database name, which ``_parsed_project`` points at the
+    invocation's. Snowflake's database is part of its connection: parsed with it."""
+    target = env.get("GOLIVE_DBT_TARGET", "duckdb")
+    if target == "duckdb":
+        return {"GOLIVE_DBT_TARGET": target, "GOLIVE_DUCKDB_PATH": ":memory:"}
+    if target == "postgres":
+        return {"GOLIVE_DBT_TARGET": target}
+    return dict(env)
 
 
 def _location_args(target_path: Path) -> list[str]:
