@@ -170,11 +170,14 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
             del _PARSED[stale]
         _PARSED[key] = result.result
     manifest = _PARSED[key]
-    database = (
-        Path(env["GOLIVE_DUCKDB_PATH"]).stem
-        if target == "duckdb" and env.get("GOLIVE_DUCKDB_PATH")
-        else env.get("GOLIVE_PG_DATABASE")
-    )
+    # the database the invocation's profile names (its defaults when ``env`` names none: the
+    # manifest may have been pointed at another warehouse's by an earlier call)
+    seen = {**os.environ, **env}
+    database = None
+    if target == "duckdb":
+        database = Path(seen.get("GOLIVE_DUCKDB_PATH") or "golive.duckdb").stem
+    elif target == "postgres":
+        database = seen.get("GOLIVE_PG_DATABASE") or "postgres"
     if database:
         for node in [*manifest.nodes.values(), *manifest.sources.values()]:
             if getattr(node, "database", None) is not None:

@@ -360,3 +360,20 @@ def test_nightly_job_refreshes_usage_aggregates(onboarded):
     assert tags["golive/warehouse"] == url
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"raw/usage_events", "sandbox/usage_aggregates", "sandbox/usage_event_counts"} <= done
+
+
+def test_one_parse_serves_every_warehouse_of_an_adapter():
+    """The parsed project is kept per adapter and pointed at each invocation's database: a
+    call that names no database gets the profile's default, not the previous call's."""
+    from orchestration.dbt import _parsed_project
+
+    def databases(env):
+        manifest = _parsed_project(env)
+        return {n.database for n in manifest.nodes.values() if n.resource_type == "model"}
+
+    assert databases({"GOLIVE_DBT_TARGET": "postgres", "GOLIVE_PG_DATABASE": "one"}) == {"one"}
+    assert databases({"GOLIVE_DBT_TARGET": "duckdb", "GOLIVE_DUCKDB_PATH": "/x/two.duckdb"}) == {
+        "two"
+    }
+    assert databases({"GOLIVE_DBT_TARGET": "postgres"}) == {"postgres"}
+    assert databases({"GOLIVE_DBT_TARGET": "duckdb"}) == {"golive"}
