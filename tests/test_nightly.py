@@ -318,3 +318,18 @@ def test_a_metering_interrupted_before_its_record_adds_nothing_twice(
     _add_night(plan, 2)
     assert run_usage(plan, warehouse_url).success
     assert _as_json(_state(warehouse_url, billed=False)) == rebuilt(plan, tmp_path, 2)
+
+
+def test_two_nights_on_snowflake_equal_a_full_rebuild(snowflake_url_for, tmp_path, rebuilt):
+    """The incremental usage models on Snowflake (a fakesnow server): two nights with late,
+    repeated and conflicting events end where a full rebuild on DuckDB does."""
+    plan = _company(tmp_path)
+    run = run_stages(plan, snowflake_url_for, through="billing")
+    assert run.success, [s.error for s in run.stages]
+    for night in (1, 2):
+        _add_night(plan, night)
+        outcome = run_usage(plan, snowflake_url_for)
+        assert outcome.success, outcome.error
+        state = _state(snowflake_url_for, billed=False)
+        assert _as_json(state) == rebuilt(plan, tmp_path, night), f"night {night}"
+    assert state["totals"][0] == 1410 + 6
