@@ -143,7 +143,7 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
     """dbt's parsed project (a ``Manifest``) for the target ``env`` selects: parsed once per
     adapter (its macros are part of it) and project version, then pointed at the target's
     database for each invocation (the only part of the parse that depends on the warehouse:
-    a DuckDB file's stem, a PostgreSQL database's name)."""
+    a DuckDB file's stem, a PostgreSQL or Snowflake database's name)."""
     from dbt.cli.main import dbtRunner
 
     target = env.get("GOLIVE_DBT_TARGET", "duckdb")
@@ -178,6 +178,8 @@ def _parsed_project(env: Mapping[str, str]) -> Any:
         database = Path(seen.get("GOLIVE_DUCKDB_PATH") or "golive.duckdb").stem
     elif target == "postgres":
         database = seen.get("GOLIVE_PG_DATABASE") or "postgres"
+    elif target == "snowflake":
+        database = seen.get("GOLIVE_SF_DATABASE") or "golive"
     if database:
         for node in [*manifest.nodes.values(), *manifest.sources.values()]:
             if getattr(node, "database", None) is not None:

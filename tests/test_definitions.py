@@ -377,3 +377,6 @@ def test_one_parse_serves_every_warehouse_of_an_adapter():
     }
     assert databases({"GOLIVE_DBT_TARGET": "postgres"}) == {"postgres"}
     assert databases({"GOLIVE_DBT_TARGET": "duckdb"}) == {"golive"}
+    # Snowflake parses with its connection, and is kept once parsed like the others
+    assert databases({"GOLIVE_DBT_TARGET": "snowflake", "GOLIVE_SF_DATABASE": "ONE"}) == {"ONE"}
+    assert databases({"GOLIVE_DBT_TARGET": "snowflake", "GOLIVE_SF_DATABASE": "TWO"}) == {"TWO"}
