@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from hypothesis import HealthCheck, Phase, settings
 
 from connectors.warehouse import Warehouse, warehouse_from_url
 from golive.reference import Bundle, Invoice, bill_bundle, read_bundle
@@ -80,11 +81,32 @@ def write_bundle(company: Company, folder: Path) -> Path:
     _write_csv(folder / "data/customers.csv", company.customers, CUSTOMER_COLUMNS)
     _write_csv(folder / "data/contracts.csv", company.contracts, CONTRACT_COLUMNS)
     _write_csv(folder / "data/contract_lines.csv", company.lines, LINE_COLUMNS)
-    table = pa.table(
-        {c: pa.array([e.get(c) for e in company.events], pa.string()) for c in EVENT_COLUMNS}
-    )
-    pq.write_table(table, folder / "data/usage.parquet")
+    write_events(company.events, folder / "data/usage.parquet")
     return plan_path
+
+
+def write_events(events: list[dict[str, str]], path: Path) -> None:
+    """Write usage events as the bundle's parquet file (every column text)."""
+    table = pa.table({c: pa.array([e.get(c) for e in events], pa.string()) for c in EVENT_COLUMNS})
+    pq.write_table(table, path)
+
+
+def pipeline_examples(max_examples: int) -> settings:
+    """Hypothesis settings for examples that are pipeline runs (seconds each): few and
+    derandomized, no deadline, and no shrinking, so a failing example is reported whole."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
 
 
 def invoice_id(invoice: Invoice) -> str:

@@ -13,26 +13,14 @@ folder of its bundle) and becomes an explicit regression test.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 
-from .harness import compare_with_pipeline, explain, write_bundle
+from .harness import compare_with_pipeline, explain, pipeline_examples, write_bundle
 from .strategies import companies
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=3,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],  # no shrinking: each attempt is a pipeline run
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-)
+@pipeline_examples(3)
 @given(company=companies())
 def test_pipeline_agrees_with_the_reference_biller(company, new_warehouse, tmp_path_factory):
     folder = tmp_path_factory.mktemp("company")

@@ -13,25 +13,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.warehouse import warehouse_from_url
 from orchestration.runner import run_stages, run_usage
 
-from .harness import company_of, write_bundle
-from .strategies import EVENT_COLUMNS, companies
+from .harness import company_of, pipeline_examples, write_bundle, write_events
+from .strategies import companies
 
 #: the share of the events each arrival brings (the first load, then three nights)
 SHARES = (0.4, 0.2, 0.2, 0.2)
-
-
-def _write_events(path, events) -> None:
-    table = pa.table({c: pa.array([e.get(c) for e in events], pa.string()) for c in EVENT_COLUMNS})
-    pq.write_table(table, path)
 
 
 def _state(url: str) -> dict:
@@ -67,19 +60,7 @@ def _state(url: str) -> dict:
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=2,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],  # no shrinking: each attempt is five pipeline runs
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.large_base_example,
-    ],
-)
+@pipeline_examples(2)
 @given(company=companies(min_contracts=10, max_contracts=20), arrival=st.randoms())
 def test_nights_in_any_order_equal_one_run_over_all_events(
     company, arrival, new_warehouse, tmp_path_factory
@@ -98,11 +79,11 @@ def test_nights_in_any_order_equal_one_run_over_all_events(
     arrivals = [events[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
 
     url = new_warehouse()
-    _write_events(data / "usage_0.parquet", arrivals[0])
+    write_events(arrivals[0], data / "usage_0.parquet")
     run = run_stages(plan, url, through="billing")
     assert run.success, [(s.stage, s.error) for s in run.stages if not s.success]
     for night, arrived in enumerate(arrivals[1:], start=1):
-        _write_events(data / f"usage_{night}.parquet", arrived)
+        write_events(arrived, data / f"usage_{night}.parquet")
         outcome = run_usage(plan, url)
         assert outcome.success, outcome.error
         assert outcome.metadata["raw/usage_events"]["rows_loaded"] == len(arrived)
@@ -202,10 +183,10 @@ def test_each_way_a_night_updates_a_day_equals_one_run(new_warehouse, tmp_path):
         at += size
 
     url = new_warehouse()
-    _write_events(data / "usage_0.parquet", arrivals[0])
+    write_events(arrivals[0], data / "usage_0.parquet")
     assert run_stages(plan, url, through="billing").success
     for night, arrived in enumerate(arrivals[1:], start=1):
-        _write_events(data / f"usage_{night}.parquet", arrived)
+        write_events(arrived, data / f"usage_{night}.parquet")
         outcome = run_usage(plan, url)
         assert outcome.success, outcome.error
     assert run_stages(plan, url, through="billing").success
