@@ -195,6 +195,40 @@ def test_a_crash_in_the_middle_of_the_promotion_leaves_production_as_it_was(
     assert _production_checksums(warehouse_url) != before
 
 
+def test_a_sandbox_changed_during_the_promotion_is_not_promoted(
+    warehouse_url, tmp_path, monkeypatch
+):
+    """Another writer changes an approved table after the approval was checked and before
+    the copy: the copies' checksums are not the approved ones, so nothing is promoted."""
+    import golive.migration as migration
+    from golive.plan import load_plan
+
+    plan = _company(tmp_path)
+    assert run_stages(plan, warehouse_url, approved_by="Ada Lovelace").success
+    before = _production_checksums(warehouse_url)
+    wh = warehouse_from_url(warehouse_url)
+    checked = migration._approval_for
+
+    def then_another_writer(warehouse, current):
+        approval = checked(warehouse, current)
+        warehouse.execute(
+            "update sandbox.invoices set total = total + 1 where contract_id = 'K_ORDER'"
+        )
+        return approval
+
+    monkeypatch.setattr(migration, "_approval_for", then_another_writer)
+    with pytest.raises(
+        migration.PromotionChanged, match=r"changed while it was promoted \(invoices\)"
+    ):
+        migration.migrate(wh, load_plan(plan), approved_by="Ada Lovelace")
+    assert _production_checksums(warehouse_url) == before
+    status, reason, error = wh.query(
+        "select status, reason, error from audit.migration_runs order by started_at desc limit 1"
+    )[0]
+    assert (status, reason) == ("failed", "the promotion failed and was rolled back")
+    assert "production is as it was" in error
+
+
 def test_after_go_live_the_nightly_run_updates_production_usage_and_nothing_else(
     warehouse_url, tmp_path
 ):
