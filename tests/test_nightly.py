@@ -271,7 +271,8 @@ def test_nights_as_new_files_append_only_them_and_a_changed_file_reloads_all(tmp
 def test_a_duplicate_left_by_a_failed_run_fails_the_next_night(tmp_path):
     """The usage models' uniqueness tests check the rows a nightly run can have touched (past
     the last classified arrival number): a duplicate event id that an interrupted run left
-    behind, past that number, fails the next night by name, beside the copy loaded before."""
+    behind, past that number, fails the next night by name, beside the copy loaded before
+    (e3: no copy of it arrives that night, which would count its copies again into one row)."""
     plan = _company(tmp_path)
     url = f"duckdb:///{tmp_path}/warehouse.duckdb"
     assert run_stages(plan, url, through="metering").success
@@ -280,13 +281,13 @@ def test_a_duplicate_left_by_a_failed_run_fails_the_next_night(tmp_path):
     wh.execute(
         "insert into staging.int_usage_event_ids select event_id, first_received_no, "
         f"{classified + 5}, copies, is_conflict from staging.int_usage_event_ids "
-        "where event_id = 'e1'"
+        "where event_id = 'e3'"
     )
     _add_night(plan, 1)
     outcome = run_usage(plan, url)
     assert not outcome.success
     assert "Failure in test unique_arrived_int_usage_event_ids_" in outcome.error
-    assert "Got 1 result" in outcome.error  # e1, twice
+    assert "Got 1 result" in outcome.error  # e3, twice
 
 
 def test_a_metering_interrupted_before_its_record_adds_nothing_twice(
