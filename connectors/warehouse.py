@@ -38,7 +38,22 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-_SECRET_QUERY_KEYS = ("password", "pass", "pwd", "token", "secret", "private_key")
+#: a URL query key holding any of these is a secret (password, sslpassword, passfile, token,
+#: client_secret, private_key, ...): a part of the name, so that no variant shows
+_SECRET_QUERY_WORDS = ("pass", "pwd", "token", "secret", "private_key", "credential")
+
+
+def _is_secret_key(key: str) -> bool:
+    return any(word in key.lower() for word in _SECRET_QUERY_WORDS)
+
+
+def secret_query_values(url: str) -> list[str]:
+    """The values of a URL's secret query keys (each must never be shown on its own either)."""
+    return [
+        v
+        for k, v in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        if _is_secret_key(k) and v
+    ]
 
 
 def redact_url(url: str) -> str:
@@ -51,10 +66,8 @@ def redact_url(url: str) -> str:
         parts = parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}")
         changed = True
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if any(k.lower() in _SECRET_QUERY_KEYS for k, _ in pairs):
-        query = "&".join(
-            f"{k}=***" if k.lower() in _SECRET_QUERY_KEYS else f"{k}={v}" for k, v in pairs
-        )
+    if any(_is_secret_key(k) for k, _ in pairs):
+        query = "&".join(f"{k}=***" if _is_secret_key(k) else f"{k}={v}" for k, v in pairs)
         parts = parts._replace(query=query)
         changed = True
     return parts.geturl() if changed else url
@@ -117,7 +130,9 @@ class Warehouse:
 
     def secrets(self) -> list[str]:
         """Texts that must never be shown (the password, the URL that holds it)."""
-        return [self.url] if self.url != self.display_url else []
+        if self.url == self.display_url:
+            return []
+        return [self.url, *secret_query_values(self.url)]
 
     def sqlalchemy_access(self) -> tuple[str, dict[str, Any]] | None:
         """How SQLAlchemy reaches this warehouse (what Great Expectations' SQL data sources

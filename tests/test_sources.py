@@ -246,6 +246,19 @@ def test_redact_url_hides_password():
     assert redact_url("duckdb:///golive.duckdb") == "duckdb:///golive.duckdb"
 
 
+@pytest.mark.parametrize(
+    "key", ["password", "sslpassword", "passfile", "PWD", "token", "client_secret", "private_key"]
+)
+def test_every_secret_query_key_is_hidden_and_scrubbed(key):
+    """A key is secret by any part of its name, so no variant (libpq's sslpassword, the
+    passphrase of the client's TLS key) shows in a URL, nor its value alone in an error."""
+    url = f"postgresql://u@h/db?sslmode=require&{key}=s3cret-value"
+    assert redact_url(url) == f"postgresql://u@h/db?sslmode=require&{key}=***"
+    warehouse = warehouse_from_url(url)
+    assert "s3cret-value" not in warehouse.display_url
+    assert warehouse.scrub("could not load key: s3cret-value") == "could not load key: ***"
+
+
 def test_warehouse_display_url_and_unknown_scheme():
     warehouse = warehouse_from_url("postgresql://u:secret@h:5433/db")
     assert "secret" not in warehouse.display_url
