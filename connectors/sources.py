@@ -358,18 +358,36 @@ def _encoding(spec: SourceSpec) -> str:
     return getattr(spec.settings, "encoding", None) or "utf-8"
 
 
+def refuse_repeated_names(dataset: str, where: str, names: list[str]) -> None:
+    """Refuse a source whose columns repeat a name: columns are matched case-insensitively
+    (and warehouses fold case), so ``name`` and ``Name`` are one name twice, and which column
+    is meant cannot be told."""
+    seen: dict[str, list[str]] = {}
+    for name in names:
+        seen.setdefault(name.lower(), []).append(name)
+    twice = [spelled for spelled in seen.values() if len(spelled) > 1]
+    if twice:
+        named = "; ".join(
+            f"{spelled[0]} twice" if len(set(spelled)) == 1 else " and ".join(spelled)
+            for spelled in twice
+        )
+        raise SourceError(
+            f"{dataset}: {where}: the columns name {named} (names are compared "
+            "case-insensitively); which column is meant cannot be told. Fix: rename one"
+        )
+
+
 def _csv_header(path: str, encoding: str, dataset: str) -> list[str]:
     with open(path, newline="", encoding=encoding) as f:
         try:
             header = next(csv.reader(f), [])
         except UnicodeDecodeError:
             raise _not_encoded(path, encoding, dataset) from None
-    if len(set(header)) != len(header):
-        twice = sorted({h for h in header if header.count(h) > 1})
-        raise SourceError(
-            f"{dataset}: {path}: the header names {', '.join(twice)} twice; which column is "
-            "meant cannot be told. Fix: rename one"
-        )
+    # a byte order mark (Excel's "CSV UTF-8") is not part of the first name: the csv reader
+    # drops it too, and the names must be the reader's for every column to stay text
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    refuse_repeated_names(dataset, f"{path}: the header", header)
     return header
 
 
@@ -396,7 +414,7 @@ def _csv_batches(path: str, spec: SourceSpec) -> pa.RecordBatchReader:
     encoding = _encoding(spec)
     names = _csv_header(path, encoding, spec.dataset)
     try:
-        return pacsv.open_csv(
+        reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(encoding=encoding, block_size=16 << 20),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -408,6 +426,17 @@ def _csv_batches(path: str, spec: SourceSpec) -> pa.RecordBatchReader:
         )
     except pa.ArrowInvalid as exc:
         raise _csv_error(path, spec, exc) from None
+    # every column as written: a column the reader named otherwise than the header read here
+    # would have its type guessed (leading zeros, long ids and decimals changed), never that
+    guessed = [f.name for f in reader.schema if not pa.types.is_string(f.type)]
+    if guessed:
+        reader.close()
+        raise SourceError(
+            f"{spec.dataset}: {path}: column(s) {', '.join(guessed)} could not be read as text "
+            "as written (the header's names differ from the reader's). Nothing was loaded. "
+            "Fix: save the file as plain UTF-8 csv and report this file to golive's maintainers"
+        )
+    return reader
 
 
 def _csv_error(path: str, spec: SourceSpec, exc: Exception) -> SourceError:
@@ -461,6 +490,14 @@ def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
         schema = _text_schema(spec)
         yield pa.RecordBatchReader.from_batches(schema, _csv_stream(files, spec, schema))
         return
+    import pyarrow.parquet as pq
+
+    for path in files:
+        try:
+            names = pq.read_schema(path).names
+        except (pa.ArrowInvalid, OSError):
+            continue  # not parquet: DuckDB's scan below says so, naming the file
+        refuse_repeated_names(spec.dataset, path, names)
     with _duckdb() as con:
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
         scan = f"read_parquet({listed}, union_by_name = true)"
@@ -481,6 +518,7 @@ def read_arrow_source(
     spec: SourceSpec, batches: pa.RecordBatchReader
 ) -> Iterator[pa.RecordBatchReader]:
     """Normalise a connector's Arrow stream (a database table or query) to the contract."""
+    refuse_repeated_names(spec.dataset, spec.location, batches.schema.names)
     with _duckdb() as con:
         con.register("_golive_source", batches)
         yield _normalized(con, "_golive_source", spec)

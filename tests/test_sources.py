@@ -144,6 +144,64 @@ def test_parquet_glob_reads_every_file(tmp_path):
     assert by_id["e"] == {"gb": 5}
 
 
+def test_a_byte_order_mark_keeps_every_value_as_written(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte order mark: the first column is still read as
+    text, as written (no leading zero, digit or id changed), in every dataset."""
+    customers = tmp_path / "customers.csv"
+    customers.write_bytes(
+        b"\xef\xbb\xbfcustomer_id,name\n00123,Acme\n0042,Beta\n42,Gamma\nNA,Delta\n"
+    )
+    table = read("customers", "csv", customers)
+    assert table["customer_id"].to_pylist() == ["00123", "0042", "42", "NA"]
+    usage = tmp_path / "usage.csv"
+    usage.write_bytes(
+        b"\xef\xbb\xbfevent_id,customer_id,event_name,timestamp\n"
+        b"007,C1,call,2026-09-15T12:00:00Z\n7,C1,call,2026-09-15T12:00:00Z\n"
+        b"12345678901234567890123,C1,call,2026-09-15T12:00:00Z\n"
+    )
+    assert read("usage_events", "csv", usage)["event_id"].to_pylist() == [
+        "007",
+        "7",
+        "12345678901234567890123",
+    ]
+
+
+@pytest.mark.parametrize(
+    "header, named",
+    [
+        ("customer_id,name,Name", "name and Name"),
+        ("customer_id,Customer_ID,name", "customer_id and Customer_ID"),
+        ("customer_id,name,name", "name twice"),
+    ],
+)
+def test_a_csv_header_naming_a_column_twice_in_any_case_is_refused(tmp_path, header, named):
+    path = write_csv(tmp_path / "customers.csv", f"{header}\nC1,Acme,Other\n")
+    with pytest.raises(SourceError) as raised:
+        read("customers", "csv", path)
+    assert str(raised.value) == (
+        f"customers: {path}: the header: the columns name {named} (names are compared "
+        "case-insensitively); which column is meant cannot be told. Fix: rename one"
+    )
+
+
+def test_parquet_and_database_columns_naming_one_name_twice_are_refused(tmp_path):
+    from connectors.sources import read_arrow_source
+
+    table = pa.table({"customer_id": ["C1"], "name": ["Real"], "NAME": ["Wrong"]})
+    path = tmp_path / "customers.parquet"
+    pq.write_table(table, path)
+    with pytest.raises(SourceError, match="the columns name name and NAME"):
+        read("customers", "parquet", path)
+    spec = SourceSpec("customers", "postgres", "crm.customers", {})
+    with (
+        pytest.raises(
+            SourceError, match="customers: crm.customers: the columns name name and NAME"
+        ),
+        read_arrow_source(spec, table.to_reader()),
+    ):
+        pass
+
+
 def test_properties_column_and_extra_columns_are_merged(tmp_path):
     path = write_csv(
         tmp_path / "usage.csv",
