@@ -294,12 +294,20 @@ def _select_list(
             props = lower.get(mapping.get("properties", "properties").lower())
             if props:
                 col = _any_ident(props)
-                # a properties text that is not JSON is kept as it is (and quarantined)
+                # the columns' entries are added to the object's text as written, never
+                # through a JSON writer (it would rewrite 1.50 as 1.5 and round long numbers);
+                # a key both in the object and in a column is then there twice, and the event
+                # is quarantined as such (which value is meant cannot be told). A properties
+                # text that is not a JSON object is kept as it is (and quarantined)
                 packed = (
-                    f"case when nullif(trim({col}), '') is null then cast({packed} as varchar) "
-                    f"when json_valid({col}) "
-                    f"then cast(json_merge_patch({col}, {packed}) as varchar) "
-                    f"else cast({col} as varchar) end"
+                    f"(select case when nullif(trim({col}), '') is null then packed "
+                    f"when not coalesce(json_valid({col}), false) "
+                    f"or json_type({col}) <> 'OBJECT' or packed = '{{}}' "
+                    f"then cast({col} as varchar) "
+                    f"when len(json_keys({col})) = 0 then packed "
+                    f"else regexp_replace({col}, '}}[[:space:]]*$', '') || ',' "
+                    f"|| substr(packed, 2) end "
+                    f"from (select cast({packed} as varchar) as packed))"
                 )
             at = [i for i, p in enumerate(picked) if p.endswith(' as "properties"')][0]
             picked[at] = f"cast({packed} as varchar) as properties"

@@ -23,6 +23,10 @@ BAD_EVENTS = [
     ("n1", "C02", "use", "2026-09-10T00:00:00Z", "lots", None, "non_numeric_value"),
     ("m1", "C02", "use", "2026-09-10T00:00:00Z", "", None, "missing_numeric_property"),
     ("j1", "C02", "use", "2026-09-10T00:00:00Z", "", "not json", "properties_not_a_json_object"),
+    # n both as a column and in the JSON: which value is meant cannot be told
+    ("j2", "C02", "use", "2026-09-10T00:00:00Z", "5", '{"n": 6}', "properties_not_a_json_object"),
+    # an array is not an object, whatever the columns add to it
+    ("j3", "C02", "use", "2026-09-10T00:00:00Z", "5", "[1, 2]", "properties_not_a_json_object"),
     ("", "C02", "use", "2026-09-10T00:00:00Z", "5", None, "missing_event_id"),
     # accepted: an offset timestamp that is 2026-09-01T00:30Z, in September for C50's contract
     ("tz1", "C50", "use", "2026-08-31T23:30:00-01:00", "7", None, "loaded"),

@@ -213,6 +213,32 @@ def test_properties_column_and_extra_columns_are_merged(tmp_path):
     assert props == [{"tier": "paid", "gb": 3, "region": "eu"}, {"region": "us"}]
 
 
+def test_extra_columns_are_added_to_the_properties_text_as_written(tmp_path):
+    """The JSON's numbers keep their digits (a JSON writer would make 1.50 1.5 and round the
+    long one); a key both in the JSON and in a column is there twice, and a properties text
+    that is not an object is kept as it is: staging quarantines both (billing rules §10.6)."""
+    path = write_csv(
+        tmp_path / "usage.csv",
+        "event_id,customer_id,event_name,timestamp,properties,region\n"
+        'e1,C1,egress,2026-09-15T12:00:00Z,"{""gb"": 0.12345678901234567891, ""p"": 1.50}",EU\n'
+        'e2,C1,egress,2026-09-15T12:00:00Z,"{""region"": ""US""}",EU\n'
+        'e3,C1,egress,2026-09-15T12:00:00Z,"[1, 2]",EU\n'
+        "e4,C1,egress,2026-09-15T12:00:00Z,null,EU\n"
+        'e5,C1,egress,2026-09-15T12:00:00Z,"{""a"": {""b"": 1}} ",EU\n'
+        'e6,C1,egress,2026-09-15T12:00:00Z,"{ }",EU\n'
+        'e7,C1,egress,2026-09-15T12:00:00Z,"{""a"": 1.0}",\n',
+    )
+    assert read("usage_events", "csv", path)["properties"].to_pylist() == [
+        '{"gb": 0.12345678901234567891, "p": 1.50,"region":"EU"}',
+        '{"region": "US","region":"EU"}',
+        "[1, 2]",
+        "null",
+        '{"a": {"b": 1},"region":"EU"}',
+        '{"region":"EU"}',
+        '{"a": 1.0}',
+    ]
+
+
 def test_usage_events_without_extra_columns_keep_properties(tmp_path):
     path = write_csv(
         tmp_path / "usage.csv",
