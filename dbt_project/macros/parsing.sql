@@ -30,6 +30,19 @@
     case when {{ golive.is_number_text(text) }} then {{ golive.number_from_text(text) }} end
 {%- endmacro %}
 
+{#- A legacy debit, credit or amount where a blank cell is 0 (one of debit and credit is
+    written): a text that is not a number is unreadable (null), never 0, so that it cannot be
+    compared as if it were (docs/billing-rules.md §9.4). -#}
+{% macro legacy_amount_or_zero(text) -%}
+    coalesce({{ golive.try_decimal(text) }}, case when nullif(trim({{ text }}), '') is null then 0 end)
+{%- endmacro %}
+
+{#- The sum of a legacy side's amounts, null when any of them is unreadable: part of an amount
+    is not the amount (docs/billing-rules.md §9.4). -#}
+{% macro sum_unless_unreadable(expr) -%}
+    case when count(*) = count({{ expr }}) then sum({{ expr }}) end
+{%- endmacro %}
+
 {#- A text has the shape of §10.2 (trimmed). -#}
 {% macro is_number_text(text) -%}
     {{ golive.matches('trim(' ~ text ~ ')', golive.number_pattern()) }}

@@ -110,13 +110,25 @@ generated_left as (
 
 ),
 
+-- the legacy invoices a generated invoice of their key may take in order: those that name no
+-- contract (one that names a contract is for that contract's invoice alone, §9.2: named
+-- above, else a second bill for it, else its contract's invoice is missing)
 legacy_left as (
 
     select legacy.*
     from legacy
     where legacy.invoice_id not in (select named.legacy_invoice_id from named)
-        -- a legacy invoice for a contract whose invoice is already paired is a second bill
-        and not exists (
+        and legacy.contract_id is null
+
+),
+
+-- a legacy invoice for a contract whose invoice is already paired is a second bill
+second_bills as (
+
+    select legacy.invoice_id
+    from legacy
+    where legacy.invoice_id not in (select named.legacy_invoice_id from named)
+        and exists (
             select 1 from named
             inner join generated on named.invoice_id = generated.invoice_id
             where legacy.contract_id = generated.contract_id
@@ -211,12 +223,17 @@ rows_all as (
         'pair' as kind
     from ranked_pairs
     union all
-    -- the legacy invoices left out of the pairing: a second bill for a paired contract
+    -- the legacy invoices left out of the pairing: a second bill for a paired contract, or
+    -- one naming a contract that has no generated invoice in its key
     select
         legacy.invoice_id as legacy_invoice_id,
         cast(null as {{ dbt.type_string() }}) as invoice_id,
         1 as id_copy,
-        'second_bill' as kind
+        case
+            when legacy.invoice_id in (select second_bills.invoice_id from second_bills)
+                then 'second_bill'
+            else 'contract_not_generated'
+        end as kind
     from legacy
     where legacy.invoice_id not in (select named.legacy_invoice_id from named)
         and legacy.invoice_id not in (select legacy_left.invoice_id from legacy_left)
@@ -275,6 +292,7 @@ final as (
         case
             when deduplicated.kind = 'repeated_id' then 'duplicate_legacy_invoice_id'
             when deduplicated.kind = 'second_bill' then 'duplicate_in_legacy'
+            when deduplicated.kind = 'contract_not_generated' then 'missing_in_generated'
             when deduplicated.invoice_id is null
                 and exists (
                     select 1 from keys_paired
@@ -286,6 +304,8 @@ final as (
                 then 'duplicate_in_legacy'
             when deduplicated.invoice_id is null then 'missing_in_generated'
             when deduplicated.legacy_invoice_id is null then 'missing_in_legacy'
+            -- an unreadable legacy total (§10.2) is compared with nothing, never matched
+            when deduplicated.legacy_total is null then 'amount_mismatch'
             when abs(deduplicated.delta) <= coalesce(
                     settings.amount_tolerance, {{ golive.minor_unit_amount('currencies.minor_unit') }}
                 )

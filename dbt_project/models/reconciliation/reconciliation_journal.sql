@@ -48,7 +48,7 @@ legacy as (
         pairs.legacy_invoice_id,
         pairs.invoice_id,
         entries.account,
-        sum(entries.debit - entries.credit) as net_amount
+        {{ golive.sum_unless_unreadable('entries.debit - entries.credit') }} as net_amount
     from pairs
     inner join {{ ref('stg_legacy_journal_entries') }} as entries
         on pairs.legacy_invoice_id = entries.invoice_id
@@ -91,6 +91,7 @@ final as (
         case
             when not paired.in_generated then 'missing_in_generated'
             when not paired.in_legacy then 'missing_in_legacy'
+            when paired.legacy_net_amount is null then 'amount_mismatch'
             when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status

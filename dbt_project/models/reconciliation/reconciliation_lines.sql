@@ -2,7 +2,7 @@
     of reconciliation_invoices (so a second legacy bill for a key is compared on its own, never
     added to the first). A mismatch says its cause: `quantity` when the quantities differ
     (metering), `price` when only the amounts do (pricing), `missing` when one side has no such
-    line. A legacy invoice id on several rows is reported there and left out here. -#}
+    line, `unreadable` when a legacy line's amount is not a number (never matched). A legacy invoice id on several rows is reported there and left out here. -#}
 with settings as (
 
     select amount_tolerance from {{ source('raw', 'plan_settings') }}
@@ -49,7 +49,7 @@ legacy as (
         pairs.invoice_id,
         lines.product_id,
         sum(lines.quantity) as quantity,
-        sum(lines.amount) as amount
+        {{ golive.sum_unless_unreadable('lines.amount') }} as amount
     from pairs
     inner join {{ ref('stg_legacy_invoice_lines') }} as lines
         on pairs.legacy_invoice_id = lines.invoice_id
@@ -96,11 +96,13 @@ final as (
         case
             when not paired.in_generated then 'missing_in_generated'
             when not paired.in_legacy then 'missing_in_legacy'
+            when paired.legacy_amount is null then 'amount_mismatch'
             when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status,
         case
             when not paired.in_generated or not paired.in_legacy then 'missing'
+            when paired.legacy_amount is null then 'unreadable'
             when abs(paired.delta) <= pairs.tolerance then null
             when paired.legacy_quantity is not null and paired.generated_quantity is not null
                 and paired.legacy_quantity <> paired.generated_quantity then 'quantity'

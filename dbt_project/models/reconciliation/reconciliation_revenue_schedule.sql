@@ -60,7 +60,7 @@ legacy as (
         pairs.invoice_id,
         cast({{ dbt.date_trunc('month', 'legacy_schedule.recognition_date') }} as date) as recognition_month,
         legacy_schedule.account,
-        sum(legacy_schedule.amount) as amount,
+        {{ golive.sum_unless_unreadable('legacy_schedule.amount') }} as amount,
         1 as present
     from pairs
     inner join legacy_schedule on pairs.legacy_invoice_id = legacy_schedule.invoice_id
@@ -109,6 +109,7 @@ final as (
         case
             when not paired.in_generated then 'missing_in_generated'
             when not paired.in_legacy then 'missing_in_legacy'
+            when paired.legacy_amount is null then 'amount_mismatch'
             when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status
