@@ -1221,7 +1221,20 @@ def _decimal_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal | 
     return number if number.is_finite() else text
 
 
+_PLAIN_INTEGER = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+
+
+def _integer_constructor(loader: yaml.SafeLoader, node: yaml.Node) -> int | str:
+    """A plain decimal integer; YAML 1.1's other integer forms stay text as written, never a
+    guess at what they mean: ``01200`` (octal: 640), ``0x1F``, ``1_000``, ``1:30`` (base 60: 90)
+    are account codes, region codes and times far more often than numbers. A field that wants
+    a number reads the text's digits itself, or refuses it by name."""
+    text = loader.construct_scalar(node)
+    return int(text) if _PLAIN_INTEGER.fullmatch(text) else text
+
+
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _decimal_constructor)
+_ExactLoader.add_constructor("tag:yaml.org,2002:int", _integer_constructor)
 # dates stay text: pydantic validates them and names the key (2026-02-30 included)
 _ExactLoader.add_constructor(
     "tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node)

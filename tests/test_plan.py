@@ -393,6 +393,30 @@ def test_plan_tables_metric_filters(tmp_path):
     assert filters == [{"metric_id": "storage_gb", "property": "tier", "value": "1"}]
 
 
+def test_yaml_integer_forms_other_than_plain_digits_stay_text_as_written(tmp_path):
+    """YAML 1.1 reads 0123 as octal (83), 1_000 as 1000 and 1:30 as base 60 (90): a filter
+    value or an account code keeps its text exactly; an amount reads its digits (03000 is
+    3000, never octal 1536)."""
+    path = write_plan(
+        tmp_path,
+        BASE_PLAN,
+        (
+            "    property: gb\n",
+            "    property: gb\n    filters: {region: 0123, plan: 1_000, slot: 1:30}\n",
+        ),
+        ("pricing: {model: flat_fee, amount: 500}", "pricing: {model: flat_fee, amount: 03000}"),
+    )
+    plan = load_plan(path)
+    filters = plan_tables(plan)["plan_metric_filters"].to_pylist()
+    assert {f["property"]: f["value"] for f in filters} == {
+        "region": "0123",
+        "plan": "1_000",
+        "slot": "1:30",
+    }
+    platform = next(p for p in plan.products if p.id == "platform")
+    assert platform.pricing.amount == Decimal("3000")
+
+
 def test_worked_example_plan_loads():
     folder = Path(__file__).parent / "fixtures" / "worked_examples"
     plan = load_plan(folder / "plan.yaml")
