@@ -130,8 +130,9 @@ def source_query(spec: SourceSpec, column_type: str | None = None) -> str:
     value = _literal(spec.watermark.value)
     if column_type:
         value = f"cast({value} as {column_type})"
-    # >= re-reads the ties at the watermark; the load skips the rows it already has
-    return f"select * from ({base}) as golive_source where {column} >= {value}"
+    # >= re-reads the ties at the watermark; the load skips the rows it already has; a row
+    # without a value is read too, so that the pull refuses it instead of skipping it
+    return f"select * from ({base}) as golive_source where {column} >= {value} or {column} is null"
 
 
 def column_type(spec: SourceSpec, client, retry) -> str:

@@ -87,11 +87,15 @@ def source_query(spec: SourceSpec, dialect: str) -> str:
     if settings.incremental_column and spec.watermark is not None:
         column = quoted_column(settings.incremental_column, quote)
         # in the column's own type: a number unquoted, a timestamp as ISO text the database
-        # casts; >= re-reads the rows at the watermark (ties), which the load then skips
+        # casts; >= re-reads the rows at the watermark (ties), which the load then skips; a row
+        # without a value is read too, so that the pull refuses it instead of skipping it
         literal = spec.watermark.literal()
         if spec.watermark.kind == "timestamp" and dialect == "mysql":
             literal = f"'{spec.watermark.value.replace('T', ' ')[:26]}'"
-        base = f"select * from ({base}) as golive_incremental where {column} >= {literal}"
+        base = (
+            f"select * from ({base}) as golive_incremental "
+            f"where {column} >= {literal} or {column} is null"
+        )
     return base
 
 

@@ -92,9 +92,11 @@ def source_query(spec: SourceSpec, table: str | None = None) -> str:
         base = settings.query.strip().rstrip(";").rstrip()
     if settings.incremental_column and spec.watermark is not None:
         column = quoted_column(settings.incremental_column)
-        # in the column's own type; >= re-reads the ties at the watermark, the load skips them
+        # in the column's own type; >= re-reads the ties at the watermark, the load skips them;
+        # a row without a value is read too, so that the pull refuses it instead of skipping it
         base = (
-            f"select * from ({base}) as golive_source where {column} >= {spec.watermark.literal()}"
+            f"select * from ({base}) as golive_source "
+            f"where {column} >= {spec.watermark.literal()} or {column} is null"
         )
     return base
 

@@ -157,7 +157,20 @@ class WatermarkTracker:
             "timestamp column"
         )
 
+    def refuse_missing(self, rows: int) -> None:
+        """Refuse a pull with rows that have no value in the incremental column: whether such
+        a row is new cannot be told, and a later pull would skip it without a word."""
+        if rows:
+            raise SourceError(
+                f"{self.dataset}: the incremental column '{self.column}' has no value in "
+                f"{rows} row(s): whether such a row is new cannot be told, and an incremental "
+                f"pull would skip it. Nothing was loaded. Fix: give every row a value in "
+                f"'{self.column}' (an ingestion sequence or a load timestamp), or remove "
+                f"sources.{self.dataset}.incremental_column"
+            )
+
     def observe(self, values: pa.Array) -> None:
+        self.refuse_missing(values.null_count)
         values = values.drop_null()
         if len(values) == 0:
             return
@@ -327,12 +340,13 @@ def _normalized(con, scan: str, spec: SourceSpec) -> pa.RecordBatchReader:
     where = ""
     if keep and spec.watermark is not None and spec.connector in ("csv", "parquet"):
         # files are filtered here, in the column's real type (databases in their own query);
-        # a value that is not of that type is kept, so that the pull refuses it by name
+        # a value that is not of that type, or none, is kept, so that the pull refuses it by
+        # name (WatermarkTracker) instead of skipping the row
         column = _any_ident(_actual(available, keep))
         typed = spec.watermark.typed_sql(column)
         where = (
             f" where {typed} >= {spec.watermark.typed_sql(spec.watermark.literal())} "
-            f"or ({column} is not null and {typed} is null)"
+            f"or {typed} is null"
         )
     return con.sql(f"select {select} from {scan}{where}").to_arrow_reader(BATCH_ROWS)
 

@@ -402,6 +402,13 @@ def _usage_in_place(
     )
     rows = warehouse.load_select("raw", incoming, select, check=_refuse_nul_in(warehouse, spec))
     if tracker:
+        tracker.refuse_missing(
+            int(
+                warehouse.scalar(
+                    f'select count(*) from raw.{incoming} where "_watermark_value" is null'
+                )
+            )
+        )
         tracker.observe(
             warehouse.query_arrow(f'select max("_watermark_value") from raw.{incoming}').column(0)
         )

@@ -287,6 +287,44 @@ def test_load_dataset_into_duckdb_returns_row_count(tmp_path):
     assert names == [("Acme",), ("Beta",), ("Gamma",)]
 
 
+def test_a_row_without_an_incremental_value_is_refused_not_skipped(tmp_path):
+    """A usage row whose incremental column is empty cannot be placed against the watermark:
+    an incremental pull read past it without a word. The pull that brings one is refused by
+    name, and loads nothing."""
+    from golive.loading import load_usage_events
+
+    path = make_company(tmp_path / "company")
+    path.write_text(
+        PLAN.replace(
+            'path: "data/usage/*.parquet"}',
+            'path: "data/usage/*.parquet", incremental_column: seq}',
+        )
+    )
+    usage = path.parent / "data" / "usage"
+    for old in usage.iterdir():
+        old.unlink()
+
+    def part(name: str, ids: list[str], seqs: list[int | None]) -> None:
+        table = events_table(ids, [1] * len(ids)).append_column("seq", pa.array(seqs, pa.int64()))
+        pq.write_table(table, usage / name)
+
+    part("a.parquet", ["e1", "e2"], [1, 2])
+    plan = load_plan(path)
+    warehouse = warehouse_from_url(f"duckdb:///{tmp_path}/w.duckdb")
+    assert load_usage_events(plan, warehouse).loaded == 2
+    part("b.parquet", ["e3", "e4"], [None, 3])
+    with pytest.raises(SourceError) as raised:
+        load_usage_events(plan, warehouse)
+    assert str(raised.value).startswith(
+        "usage_events: the incremental column 'seq' has no value in 1 row(s): whether such a "
+        "row is new cannot be told"
+    )
+    assert warehouse.query("select event_id from raw.usage_events order by 1") == [
+        ("e1",),
+        ("e2",),
+    ]
+
+
 def test_second_load_replaces_rows(tmp_path):
     path = make_company(tmp_path / "company")
     plan = load_plan(path)
