@@ -522,7 +522,10 @@ def read_file_source(spec: SourceSpec) -> Iterator[pa.RecordBatchReader]:
         refuse_repeated_names(spec.dataset, path, names)
     with _duckdb() as con:
         listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-        scan = f"read_parquet({listed}, union_by_name = true)"
+        # text written as plain BINARY (no UTF8 annotation, as some writers do) is read as the
+        # text it is; cast as bytes it would load as escapes ('M\\xC3\\xBCller'), and a value
+        # that is not UTF-8 fails the load naming the file
+        scan = f"read_parquet({listed}, union_by_name = true, binary_as_string = true)"
         yield _normalized(con, scan, spec)
 
 

@@ -202,6 +202,20 @@ def test_parquet_and_database_columns_naming_one_name_twice_are_refused(tmp_path
         pass
 
 
+def test_parquet_text_written_as_binary_is_read_as_text(tmp_path):
+    """Some writers store strings as BINARY without the UTF8 annotation: the values are the
+    text they hold, never their bytes' escapes."""
+    path = tmp_path / "customers.parquet"
+    table = pa.table(
+        {
+            "customer_id": pa.array([b"C1"], pa.binary()),
+            "name": pa.array(["Müller GmbH".encode()], pa.binary()),
+        }
+    )
+    pq.write_table(table, path)
+    assert read("customers", "parquet", path)["name"].to_pylist() == ["Müller GmbH"]
+
+
 def test_properties_column_and_extra_columns_are_merged(tmp_path):
     path = write_csv(
         tmp_path / "usage.csv",
