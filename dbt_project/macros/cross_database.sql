@@ -15,23 +15,49 @@
 {% macro decimal_div(numerator, denominator) -%}
     {{ return(adapter.dispatch('decimal_div', 'golive')(numerator, denominator)) }}
 {%- endmacro %}
+{#- The numerator may be a product of two decimals (scale up to 20): it is divided as it is and
+    the quotient rounded once, half away from zero at 10 places (rounding the product first, or
+    a division that rounds before the cast, could move the 10th place and then a cent). -#}
 {% macro default__decimal_div(numerator, denominator) -%}
-    {#- numeric, so that two integers do not divide as integers -#}
-    cast(cast({{ numerator }} as numeric) / nullif({{ denominator }}, 0) as {{ golive.decimal_type() }})
+    {#- numeric, so that two integers do not divide as integers; exact integers of value x 10^20
+        over divisor x 10^10, divided with div() (no rounding of its own) -#}
+    {%- set n = 'cast(' ~ numerator ~ ' as numeric)' -%}
+    {%- set d = 'cast(' ~ denominator ~ ' as numeric)' -%}
+    cast(
+        sign({{ n }}) * sign({{ d }})
+        * div(abs({{ n }}) * 200000000000000000000 + abs({{ d }}) * 10000000000,
+            nullif(abs({{ d }}), 0) * 20000000000)
+        * 0.0000000001
+    as {{ golive.decimal_type() }})
 {%- endmacro %}
 {% macro duckdb__decimal_div(numerator, denominator) -%}
-    {#- long division of the scaled integers (value × 10^10, 128 bits), rounded half away from
-        zero at 10 places as PostgreSQL rounds a numeric cast: exact for every quotient that
-        decimal(38, 10) holds, whatever the size of the numerator -#}
+    {#- below 10^17 (every amount and product billing meets): the numerator as the 128-bit
+        integer of its value × 10^20, exact up to 20 places (a product of two decimals), over
+        the divisor × 10^10, rounded once. Above: long division of the scaled integers (value
+        × 10^10), exact for a numerator of 10 places, whatever its size (a product that large
+        does not exist: DuckDB refuses to multiply two decimals past 10^18). -#}
     {%- set n = golive.duckdb_scaled(numerator) -%}
     {%- set d = golive.duckdb_scaled(denominator) -%}
-    (cast(
-        sign({{ n }}) * sign({{ d }}) * (
-            (abs({{ n }}) // nullif(abs({{ d }}), 0)) * 10000000000
-            + ((abs({{ n }}) % nullif(abs({{ d }}), 0)) * 20000000000 + abs({{ d }}))
-                // (abs({{ d }}) * 2)
-        )
-    as decimal(38, 0)) * cast(0.0000000001 as decimal(11, 10)))
+    (case when abs(cast({{ numerator }} as decimal(38, 10))) < 100000000000000000
+        then {{ golive.duckdb_scaled_ratio(golive.duckdb_scaled_20(numerator), d) }}
+        else (cast(
+            sign({{ n }}) * sign({{ d }}) * (
+                (abs({{ n }}) // nullif(abs({{ d }}), 0)) * 10000000000
+                + ((abs({{ n }}) % nullif(abs({{ d }}), 0)) * 20000000000 + abs({{ d }}))
+                    // (abs({{ d }}) * 2)
+            )
+        as decimal(38, 0)) * cast(0.0000000001 as decimal(11, 10)))
+    end)
+{%- endmacro %}
+
+{#- A decimal below 10^17 with up to 20 places as the 128-bit integer of its value × 10^20:
+    the integer part and two ten-digit parts of the fraction, each exact. -#}
+{% macro duckdb_scaled_20(value) -%}
+    {%- set v = 'cast(' ~ value ~ ' as decimal(38, 20))' -%}
+    {%- set f = '(' ~ v ~ ' - trunc(' ~ v ~ '))' -%}
+    (cast(trunc({{ v }}) as hugeint) * 100000000000000000000
+        + cast(trunc({{ f }} * 10000000000) as hugeint) * 10000000000
+        + cast(({{ f }} * 10000000000 - trunc({{ f }} * 10000000000)) * 10000000000 as hugeint))
 {%- endmacro %}
 
 {#- A decimal as the 128-bit integer of its value × 10^10 (exact: the integer and the fraction

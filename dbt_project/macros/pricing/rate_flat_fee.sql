@@ -3,7 +3,7 @@
 {% macro rate_flat_fee(amount, quantity, active_days, days_in_period) -%}
     case
         when {{ active_days }} < {{ days_in_period }}
-            then {{ golive.decimal_div(golive.to_decimal(amount ~ ' * ' ~ quantity ~ ' * ' ~ active_days), days_in_period) }}
+            then {{ golive.decimal_div(amount ~ ' * ' ~ quantity ~ ' * ' ~ active_days, days_in_period) }}
         else {{ golive.to_decimal(amount ~ ' * ' ~ quantity) }}
     end
 {%- endmacro %}
