@@ -22,6 +22,15 @@ from connectors.warehouse import warehouse_from_url
 from golive.plan import BigQuerySource, SnowflakeSource, Source
 from orchestration.runner import run_stages
 
+# fakesnow.server() imports its submodule fakesnow.server, which from then on shadows the
+# function in the package: a second start in the same process (a module-scoped fixture set up
+# again on a pytest-xdist worker) would call the module. The function is kept here, before any
+# start.
+try:
+    from fakesnow import server as start_fakesnow
+except ImportError:  # pragma: no cover - fakesnow is a test dependency
+    start_fakesnow = None
+
 # fakesnow's note on its own Arrow copy of a result
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
@@ -117,10 +126,10 @@ def _snowflake_type(kind: pa.DataType) -> str:
 @pytest.fixture(scope="module")
 def snowflake_server():
     """fakesnow's server, holding the company in GOLIVE.BILLING (unquoted names, as usual)."""
-    import fakesnow
     import snowflake.connector
 
-    with fakesnow.server() as server:
+    assert start_fakesnow is not None and callable(start_fakesnow), "fakesnow is not installed"
+    with start_fakesnow() as server:
         # uvicorn logs to the stderr of the moment it started; send its lines to logging instead
         for name in ("uvicorn", "uvicorn.access"):
             logging.getLogger(name).handlers.clear()
