@@ -51,13 +51,10 @@
 {%- endmacro %}
 
 {#- A decimal below 10^17 with up to 20 places as the 128-bit integer of its value × 10^20:
-    the integer part and two ten-digit parts of the fraction, each exact. -#}
+    its text at 20 places without the point (exact; shallow, which keeps the pricing models'
+    nested divisions parseable). -#}
 {% macro duckdb_scaled_20(value) -%}
-    {%- set v = 'cast(' ~ value ~ ' as decimal(38, 20))' -%}
-    {%- set f = '(' ~ v ~ ' - trunc(' ~ v ~ '))' -%}
-    (cast(trunc({{ v }}) as hugeint) * 100000000000000000000
-        + cast(trunc({{ f }} * 10000000000) as hugeint) * 10000000000
-        + cast(({{ f }} * 10000000000 - trunc({{ f }} * 10000000000)) * 10000000000 as hugeint))
+    cast(replace(cast(cast({{ value }} as decimal(38, 20)) as varchar), '.', '') as hugeint)
 {%- endmacro %}
 
 {#- A decimal as the 128-bit integer of its value × 10^10 (exact: the integer and the fraction
