@@ -1,8 +1,8 @@
 {#- Generated invoices against the legacy process's (docs/billing-rules.md §9), one to one.
     The key is (customer, period start, period end, currency), and the legacy invoice's
     contract when it names one. Within a key, a legacy invoice that names a contract pairs
-    with that contract's invoice; the others pair in order (the closest total first when the
-    key has one generated invoice). Every row gets one status:
+    with that contract's invoice; the others pair equal totals first, then in order of total (the
+    closest total when the key has one generated invoice left). Every row gets one status:
 
     - matched / amount_mismatch: a pair, within or beyond the amount tolerance;
     - missing_in_generated / missing_in_legacy: one side has no invoice for the key;
@@ -98,15 +98,9 @@ named as (
 
 generated_left as (
 
-    select
-        generated.*,
-        count(*) over (partition by customer_id, period_start, period_end, currency) as in_key,
-        row_number() over (
-            partition by customer_id, period_start, period_end, currency
-            order by contract_id, invoice_id
-        ) as key_rank
+    select generated.*
     from generated
-    where invoice_id not in (select named.invoice_id from named)
+    where generated.invoice_id not in (select named.invoice_id from named)
 
 ),
 
@@ -140,6 +134,85 @@ second_bills as (
 
 ),
 
+-- §9.3.2: equal totals pair first (the k-th generated invoice of a total with the k-th legacy
+-- invoice of it), so a pair is never reported as a mismatch only for the order it came in
+generated_by_total as (
+
+    select
+        generated_left.invoice_id,
+        generated_left.customer_id,
+        generated_left.period_start,
+        generated_left.period_end,
+        generated_left.currency,
+        generated_left.total,
+        row_number() over (
+            partition by
+                generated_left.customer_id, generated_left.period_start,
+                generated_left.period_end, generated_left.currency, generated_left.total
+            order by generated_left.contract_id, generated_left.invoice_id
+        ) as total_rank
+    from generated_left
+
+),
+
+legacy_by_total as (
+
+    select
+        legacy_left.invoice_id,
+        legacy_left.customer_id,
+        legacy_left.period_start,
+        legacy_left.period_end,
+        legacy_left.currency,
+        legacy_left.total,
+        row_number() over (
+            partition by
+                legacy_left.customer_id, legacy_left.period_start,
+                legacy_left.period_end, legacy_left.currency, legacy_left.total
+            order by legacy_left.invoice_id
+        ) as total_rank
+    from legacy_left
+    where legacy_left.total is not null
+
+),
+
+equal_pairs as (
+
+    select
+        legacy_by_total.invoice_id as legacy_invoice_id,
+        generated_by_total.invoice_id
+    from legacy_by_total
+    inner join generated_by_total
+        on legacy_by_total.customer_id = generated_by_total.customer_id
+            and legacy_by_total.period_start = generated_by_total.period_start
+            and legacy_by_total.period_end = generated_by_total.period_end
+            and legacy_by_total.currency = generated_by_total.currency
+            and legacy_by_total.total = generated_by_total.total
+            and legacy_by_total.total_rank = generated_by_total.total_rank
+
+),
+
+-- the rest pair in order of total (the pairing with the smallest sum of differences); a key
+-- left with one generated invoice gives it the closest legacy total
+generated_ranked as (
+
+    select
+        generated_left.*,
+        count(*) over (
+            partition by
+                generated_left.customer_id, generated_left.period_start,
+                generated_left.period_end, generated_left.currency
+        ) as left_in_key,
+        row_number() over (
+            partition by
+                generated_left.customer_id, generated_left.period_start,
+                generated_left.period_end, generated_left.currency
+            order by generated_left.total, generated_left.contract_id, generated_left.invoice_id
+        ) as pair_rank
+    from generated_left
+    where generated_left.invoice_id not in (select equal_pairs.invoice_id from equal_pairs)
+
+),
+
 legacy_ranked as (
 
     select
@@ -149,23 +222,20 @@ legacy_ranked as (
                 legacy_left.customer_id, legacy_left.period_start,
                 legacy_left.period_end, legacy_left.currency
             order by
+                -- an unreadable total (null) is closest to nothing
+                case when legacy_left.total is null then 1 else 0 end,
                 abs(legacy_left.total - coalesce(single.total, legacy_left.total)),
                 legacy_left.total,
                 legacy_left.invoice_id
-        ) as key_rank
+        ) as pair_rank
     from legacy_left
-    left join generated_left as single
+    left join generated_ranked as single
         on legacy_left.customer_id = single.customer_id
             and legacy_left.period_start = single.period_start
             and legacy_left.period_end = single.period_end
             and legacy_left.currency = single.currency
-            and single.in_key = 1
-
-),
-
-generated_ranked as (
-
-    select generated_left.* from generated_left
+            and single.left_in_key = 1
+    where legacy_left.invoice_id not in (select equal_pairs.legacy_invoice_id from equal_pairs)
 
 ),
 
@@ -184,7 +254,7 @@ ranked_pairs as (
             and legacy_ranked.period_start = generated_ranked.period_start
             and legacy_ranked.period_end = generated_ranked.period_end
             and legacy_ranked.currency = generated_ranked.currency
-            and legacy_ranked.key_rank = generated_ranked.key_rank
+            and legacy_ranked.pair_rank = generated_ranked.pair_rank
 
 ),
 
@@ -204,6 +274,13 @@ keys_paired as (
         generated.period_end,
         generated.currency
     from named inner join generated on named.invoice_id = generated.invoice_id
+    union
+    select distinct
+        generated.customer_id,
+        generated.period_start,
+        generated.period_end,
+        generated.currency
+    from equal_pairs inner join generated on equal_pairs.invoice_id = generated.invoice_id
 
 ),
 
@@ -215,6 +292,13 @@ rows_all as (
         1 as id_copy,
         'pair' as kind
     from named
+    union all
+    select
+        legacy_invoice_id,
+        invoice_id,
+        1 as id_copy,
+        'pair' as kind
+    from equal_pairs
     union all
     select
         legacy_invoice_id,
