@@ -102,8 +102,10 @@ PROMOTED: tuple[Promoted, ...] = (
 #: the production tables by name, in promotion order
 PRODUCTION_TABLES = tuple(p.table for p in PROMOTED)
 
-#: what an approval covers: the data a promotion copies (not the sign-off's check time)
-APPROVED_TABLES = tuple(p.table for p in PROMOTED if p.table != "signoff" and not p.history)
+#: what a sign-off and an approval cover: the data a promotion copies (not the sign-off's
+#: check time), the legacy history included (it is what the parallel test compared with,
+#: and a promotion copies it when the plan imports it)
+APPROVED_TABLES = tuple(p.table for p in PROMOTED if p.table != "signoff")
 
 
 class MigrationHeld(RuntimeError):
@@ -232,6 +234,37 @@ def ensure_audit_tables(warehouse: Warehouse) -> None:
             warehouse.execute(f"alter table audit.migration_runs add column {column} varchar")
 
 
+_SIGNOFF_CHECKSUMS = "sandbox.signoff_checksums"
+
+
+def record_signoff_basis(warehouse: Warehouse) -> dict[str, str]:
+    """Keep, beside the sign-off just checked, the checksums of every table a promotion would
+    copy: the sandbox the sign-off describes. An approval is refused for a sandbox that has
+    changed since (a price edited and billing run again, a nightly run's new usage), so that
+    nobody approves, or promotes, numbers the parallel test never compared."""
+    checksums = sandbox_checksums(warehouse)
+    p = warehouse.param
+    with warehouse.connect() as con:
+        warehouse.run_in(con, f"drop table if exists {_SIGNOFF_CHECKSUMS}")
+        warehouse.run_in(
+            con, f"create table {_SIGNOFF_CHECKSUMS} (table_name varchar, checksum varchar)"
+        )
+        warehouse.run_in(
+            con,
+            f"insert into {_SIGNOFF_CHECKSUMS} values "
+            + ", ".join(f"({p}, {p})" for _ in checksums),
+            [v for item in sorted(checksums.items()) for v in item],
+        )
+    return checksums
+
+
+def signoff_basis(warehouse: Warehouse) -> dict[str, str]:
+    """The checksums :func:`record_signoff_basis` kept with the last sign-off ({} if none)."""
+    if not warehouse.table_exists("sandbox", "signoff_checksums"):
+        return {}
+    return dict(warehouse.query(f"select table_name, checksum from {_SIGNOFF_CHECKSUMS}"))
+
+
 def read_signoff(warehouse: Warehouse) -> list[dict]:
     """The sign-off table's rows, or [] when it has not been written."""
     if not warehouse.table_exists("sandbox", "signoff"):
@@ -268,8 +301,10 @@ def approve(warehouse: Warehouse, approved_by: str, note: str | None = None) -> 
     if not approved_by:
         raise ValueError("an approval needs the name of the person who approves")
     _require_signoff(read_signoff(warehouse))
+    current = sandbox_checksums(warehouse)
+    _require_signed_off_sandbox(warehouse, current)
     ensure_audit_tables(warehouse)
-    approval = Approval(uuid.uuid4().hex, approved_by, note, _now(), sandbox_checksums(warehouse))
+    approval = Approval(uuid.uuid4().hex, approved_by, note, _now(), current)
     p = warehouse.param
     warehouse.execute(
         f"insert into audit.approvals values ({p}, {p}, {p}, {p}, {p})",
@@ -309,6 +344,19 @@ def _require_signoff(signoff: list[dict]) -> None:
         )
         raise MigrationHeld(
             "signoff", f"sign-off held the migration back: {names}", failing=failing
+        )
+
+
+def _require_signed_off_sandbox(warehouse: Warehouse, current: dict[str, str]) -> None:
+    """The sandbox is the one the last sign-off checked, table for table."""
+    basis = signoff_basis(warehouse)
+    changed = sorted(t for t in current if basis.get(t) != current[t])
+    if changed:
+        shown = ", ".join(changed) if basis else "it predates this check"
+        raise MigrationHeld(
+            "signoff",
+            f"the sandbox changed since its sign-off was checked ({shown}): the sign-off does "
+            "not describe it; run the parallel test again (golive run PLAN) before approving",
         )
 
 
@@ -355,11 +403,11 @@ def migrate(
         _require_signoff(result.signoff)
         # an approval given here was taken of the sandbox as it is: its checksums are the
         # current ones (a second pass over every approved table cost ~1 s at 1M events)
-        current = (
-            approve(warehouse, approved_by, note).checksums
-            if approved_by
-            else sandbox_checksums(warehouse)
-        )
+        if approved_by:
+            current = approve(warehouse, approved_by, note).checksums
+        else:
+            current = sandbox_checksums(warehouse)
+            _require_signed_off_sandbox(warehouse, current)
         approval = _approval_for(warehouse, current)
         result.approval = {
             "approval_id": approval.approval_id,

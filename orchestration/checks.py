@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from expectations.evidence import data_docs_index, working_folder
 from expectations.signoff import Criterion, signoff_rows, validate_signoff
+from golive.migration import record_signoff_basis
 from golive.usage import record_built_on
 from orchestration.resources import PlanResource, WarehouseResource
 from orchestration.stages import stage_group
@@ -118,6 +119,8 @@ def signoff(context: dg.AssetExecutionContext, plan: PlanResource, warehouse: Wa
     summary = read_summary(warehouse)
     criteria = run_signoff(plan, warehouse, summary)
     record_built_on(warehouse.get(), "signoff")  # what built_on_current_usage compares with
+    # the sandbox this sign-off describes: approval and promotion refuse any other
+    record_signoff_basis(warehouse.get())
     failing = [c for c in criteria if not c.passed]
     try:
         report = report_metadata(plan, warehouse)

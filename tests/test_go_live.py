@@ -149,6 +149,48 @@ def test_a_failed_signoff_is_held_and_cannot_be_approved(tmp_path):
         approve(wh, "Ada Lovelace")
 
 
+def test_a_signoff_describes_one_sandbox_and_approves_no_other(tmp_path):
+    """A sign-off is checked on one sandbox: after a nightly run's new usage, or billing run
+    again on an edited price without the parallel test, approval and migration are refused
+    until the parallel test has checked the sandbox as it is."""
+    from golive.migration import migrate, signoff_basis
+    from golive.plan import load_plan
+
+    plan = _company(tmp_path, incremental=True)
+    url = f"duckdb:///{tmp_path}/w.duckdb"
+    wh = warehouse_from_url(url)
+    assert run_stages(plan, url, through="parallel_test").success
+    assert signoff_basis(wh) == sandbox_checksums(wh)
+
+    # a night's usage for October (outside the parallel test's window): the sandbox's
+    # aggregates are new, the sign-off's numbers are not about them
+    night = plan.parent / "data" / "usage_2026_10.csv"
+    with night.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["seq", "event_id", "customer_id", "event_name", "timestamp", "n"])
+        w.writerow([5000, "oct-1", "C13", "call", "2026-10-21T10:00:00Z", ""])
+    assert run_usage(plan, url, first_day="2026-10-21").success
+    with pytest.raises(MigrationHeld, match=r"changed since its sign-off was checked") as held:
+        approve(wh, "Ada Lovelace")
+    assert held.value.kind == "signoff" and "usage_aggregates" in str(held.value)
+    with pytest.raises(MigrationHeld, match="run the parallel test again"):
+        migrate(wh, load_plan(plan))
+    assert not wh.table_exists("production", "invoices")
+    assert wh.query("select status from audit.migration_runs") == [("held",)]
+
+    # checked again: the sign-off describes the sandbox as it is, and it can be approved
+    assert run_stages(plan, url, through="parallel_test").success
+    assert approve(wh, "Ada Lovelace").checksums == signoff_basis(wh)
+
+    # a price edited and billing run again, the parallel test not: refused, naming invoices
+    plan.write_text(
+        plan.read_text().replace("{model: flat_fee, amount: 500}", "{model: flat_fee, amount: 900}")
+    )
+    assert run_stages(plan, url, through="billing").success
+    with pytest.raises(MigrationHeld, match=r"changed since its sign-off was checked \(.*invoices"):
+        approve(wh, "Ada Lovelace")
+
+
 CRASH = textwrap.dedent(
     """
     import os, signal, sys
