@@ -26,6 +26,7 @@ from orchestration.resources import (
     AlertsResource,
     PlanResource,
     WarehouseResource,
+    config_url,
     run_tags,
     validated_plan,
 )
@@ -59,7 +60,10 @@ def resources(
     ``GOLIVE_WAREHOUSE``, ``GOLIVE_ALERT_URLS``) when a run starts."""
     return {
         "plan": PlanResource(path=plan_path or _from_environment(PLAN_ENV), digest=plan_digest),
-        "warehouse": WarehouseResource(url=warehouse_url or _from_environment(WAREHOUSE_ENV)),
+        # a URL with a password is held by reference: Dagster stores resource config
+        "warehouse": WarehouseResource(
+            url=config_url(warehouse_url) if warehouse_url else _from_environment(WAREHOUSE_ENV)
+        ),
         "alerts": AlertsResource(urls=alert_urls or _from_environment(ALERT_URLS_ENV)),
         "dbt": dbt_resource(),
     }

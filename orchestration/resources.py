@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import uuid
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -136,6 +137,36 @@ class PlanResource(dg.ConfigurableResource):
         yield self
 
 
+# URLs holding a password or token, given to this process (``golive run --warehouse``): a
+# resource's config names them by reference, since Dagster keeps every resource's config in
+# its run storage (which the shared deployment's web server reads).
+_GIVEN_URLS: dict[str, str] = {}
+_GIVEN_PREFIX = "golive-given-url:"
+
+
+def config_url(url: str) -> str:
+    """What a resource's config holds for ``url``: the URL itself when it holds no secret,
+    else a reference to it that only this process can resolve (never the secret)."""
+    if redact_url(url) == url:
+        return url
+    reference = f"{_GIVEN_PREFIX}{uuid.uuid4().hex}"
+    _GIVEN_URLS[reference] = url
+    return reference
+
+
+def _resolved_url(value: str) -> str:
+    if not value.startswith(_GIVEN_PREFIX):
+        return value
+    try:
+        return _GIVEN_URLS[value]
+    except KeyError:
+        raise WarehouseURLError(
+            "this run's warehouse URL was given to the process that launched it and holds a "
+            "password, which Dagster's storage never keeps: launch the run again with golive, "
+            f"or set {WAREHOUSE_ENV} where Dagster runs"
+        ) from None
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse: ``duckdb:///file.duckdb`` (default) or ``postgresql://...``.
 
@@ -147,7 +178,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self) -> Warehouse:
         """The warehouse (``url``, else ``$GOLIVE_WAREHOUSE``, else the DuckDB default)."""
-        return warehouse_from_url(self.url or os.environ.get(WAREHOUSE_ENV) or DEFAULT_URL)
+        if self.url:
+            return warehouse_from_url(_resolved_url(self.url))
+        return warehouse_from_url(os.environ.get(WAREHOUSE_ENV) or DEFAULT_URL)
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["WarehouseResource"]:

@@ -5,6 +5,7 @@ shows of it (descriptions, typed columns from dbt, the plan and warehouse as run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -380,3 +381,52 @@ def test_one_parse_serves_every_warehouse_of_an_adapter():
     # Snowflake parses with its connection, and is kept once parsed like the others
     assert databases({"GOLIVE_DBT_TARGET": "snowflake", "GOLIVE_SF_DATABASE": "ONE"}) == {"ONE"}
     assert databases({"GOLIVE_DBT_TARGET": "snowflake", "GOLIVE_SF_DATABASE": "TWO"}) == {"TWO"}
+
+
+def _stored_texts(home: Path) -> list[str]:
+    """Every value in the Dagster instance's SQLite storage under ``home``, compressed blobs
+    (the job and execution plan snapshots) decompressed."""
+    import sqlite3
+    import zlib
+
+    texts = []
+    for db in home.rglob("*.db"):
+        con = sqlite3.connect(db)
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        for table in tables:
+            for row in con.execute(f'select * from "{table}"'):
+                for value in row:
+                    if isinstance(value, bytes):
+                        with contextlib.suppress(zlib.error):
+                            value = zlib.decompress(value)
+                        value = value.decode("utf-8", "replace")
+                    texts.append(str(value))
+        con.close()
+    return texts
+
+
+def test_a_given_warehouse_password_is_never_kept_in_dagster_storage(
+    postgres_url, tmp_path, monkeypatch
+):
+    """``golive run --warehouse URL`` with a password: Dagster keeps each run's resource
+    config in its storage (the shared deployment's web server reads it), so the config holds
+    a reference to the URL, never the password; the run itself works."""
+    from orchestration.resources import WarehouseResource
+    from orchestration.runner import run_stages
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    secret = "S3cretXYZ-never-stored"
+    parts = urlsplit(postgres_url)
+    netloc = f"{parts.username or 'postgres'}:{secret}@{parts.hostname}:{parts.port or 5432}"
+    url = urlunsplit(parts._replace(netloc=netloc))
+    run = run_stages(PLAN, url, through="discovery")
+    assert run.success, [s.error for s in run.stages]
+    assert warehouse_from_url(url).scalar("select count(*) from raw.plan_products") > 0
+    stored = _stored_texts(home)
+    assert not [t[:200] for t in stored if secret in t]
+    assert any("golive-given-url:" in t for t in stored)  # the reference is what is kept
+    # a reference this process did not give cannot be resolved: a clear error, no guess
+    with pytest.raises(ValueError, match="launch the run again with golive"):
+        WarehouseResource(url="golive-given-url:0123").get()
