@@ -597,7 +597,8 @@ def is_live(warehouse: Warehouse) -> bool:
 def sync_production_usage(warehouse: Warehouse) -> int | None:
     """After go-live: replace, in one transaction, production's usage aggregates of the
     periods the last metering recomputed (``staging.int_usage_affected_periods``) with the
-    sandbox's. Nothing else in production changes. None when production is not live."""
+    sandbox's, and drop the periods the sandbox no longer holds. Nothing else in production
+    changes. None when production is not live."""
     if not is_live(warehouse):
         return None
     affected = (
@@ -605,9 +606,16 @@ def sync_production_usage(warehouse: Warehouse) -> int | None:
         "where a.customer_id = t.customer_id and (a.contract_id is null or "
         "(a.contract_id = t.contract_id and a.period_start = t.period_start)))"
     )
+    # a period the sandbox no longer holds at all (a full reload whose source dropped its
+    # only events) is in no affected day: it goes from production too
+    vanished = (
+        "not exists (select 1 from sandbox.usage_aggregates as s "
+        "where s.customer_id = t.customer_id and s.contract_id = t.contract_id "
+        "and s.period_start = t.period_start)"
+    )
     with warehouse.connect() as con:
         run = warehouse.run_in
-        run(con, f"delete from production.usage_aggregates as t where {affected}")
+        run(con, f"delete from production.usage_aggregates as t where {affected} or {vanished}")
         run(
             con,
             "insert into production.usage_aggregates select * from sandbox.usage_aggregates "

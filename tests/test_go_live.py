@@ -237,6 +237,27 @@ def test_a_crash_in_the_middle_of_the_promotion_leaves_production_as_it_was(
     assert _production_checksums(warehouse_url) != before
 
 
+def test_after_go_live_a_period_whose_events_left_the_source_leaves_production(tmp_path):
+    """A source read whole each night (no incremental column) drops a customer's only event:
+    the rebuilt sandbox has no such period, and production follows it, row for row."""
+    plan = _company(tmp_path)
+    url = f"duckdb:///{tmp_path}/w.duckdb"
+    assert run_stages(plan, url, approved_by="Ada Lovelace").success
+    wh = warehouse_from_url(url)
+    assert wh.scalar("select count(*) from production.usage_aggregates where customer_id = 'C03'")
+    data = plan.parent / "data" / "usage_2026_09.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(line for line in lines if not line.startswith("e2,")) + "\n")
+    outcome = run_usage(plan, url)
+    assert outcome.success, outcome.error
+    assert sorted(wh.query("select * from production.usage_aggregates")) == sorted(
+        wh.query("select * from sandbox.usage_aggregates")
+    )
+    assert not wh.scalar(
+        "select count(*) from production.usage_aggregates where customer_id = 'C03'"
+    )
+
+
 def test_a_sandbox_changed_during_the_promotion_is_not_promoted(
     warehouse_url, tmp_path, monkeypatch
 ):
