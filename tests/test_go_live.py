@@ -186,9 +186,17 @@ def test_a_signoff_describes_one_sandbox_and_approves_no_other(tmp_path):
     plan.write_text(
         plan.read_text().replace("{model: flat_fee, amount: 500}", "{model: flat_fee, amount: 900}")
     )
-    assert run_stages(plan, url, through="billing").success
+    billed = run_stages(plan, url, through="billing")
+    assert billed.success
     with pytest.raises(MigrationHeld, match=r"changed since its sign-off was checked \(.*invoices"):
         approve(wh, "Ada Lovelace")
+    # and the run's report does not present the old sign-off as this sandbox's
+    from golive.report import write_report
+
+    report = write_report(billed, tmp_path / "report.md").read_text()
+    verdict = next(p for p in report.split("\n\n") if p.startswith("**"))
+    assert verdict.startswith("**The sign-off describes an earlier sandbox**")
+    assert "invoices" in verdict and "passed" not in verdict
 
 
 CRASH = textwrap.dedent(

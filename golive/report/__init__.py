@@ -95,8 +95,19 @@ def write_report(run: RunResult, path: Path) -> Path:
         held=_held(run),
         data_docs=_docs(working_folder(path.parent), path.parent),
     )
+    if data.signoff and not any(s.stage == "parallel_test" and s.success for s in run.stages):
+        data.signoff_stale = _changed_since_signoff(run.warehouse)
     _write(data, path)
     return path
+
+
+def _changed_since_signoff(warehouse: Warehouse) -> list[str]:
+    """The tables a promotion copies that differ from the sandbox the sign-off checked (a run
+    that stopped before the parallel test, on other prices or usage, keeps the old one)."""
+    from golive.migration import sandbox_checksums, signoff_basis
+
+    basis, current = signoff_basis(warehouse), sandbox_checksums(warehouse)
+    return sorted(t for t in current if basis.get(t) != current[t])
 
 
 def write_signoff_report(

@@ -95,6 +95,8 @@ class ReportData:
     #: why the migration was held back: "signoff", "approval" or None
     held: str | None = None
     signoff: list[dict[str, Any]] = field(default_factory=list)
+    #: the tables that changed since the sign-off was checked (it describes another sandbox)
+    signoff_stale: list[str] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     by_currency: list[Group] = field(default_factory=list)

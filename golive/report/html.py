@@ -282,7 +282,13 @@ def _line_cells(r: dict) -> list[str]:
 
 
 def _verdict_html(data: ReportData) -> str:
-    kind = "held" if data.signoff_held else "waiting" if data.held == "approval" else "passed"
+    kind = (
+        "held"
+        if data.signoff_held or data.signoff_stale
+        else "waiting"
+        if data.held == "approval"
+        else "passed"
+    )
     if not data.signoff:
         kind = "waiting"
     text = verdict(data).replace("**", "").replace("`", "")

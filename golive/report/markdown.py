@@ -33,6 +33,12 @@ def _cell(value: str) -> str:
 def verdict(data: ReportData) -> str:
     """The report's first sentence: what the sign-off decided."""
     failing = [c for c in data.signoff if not c["passed"]]
+    if data.signoff_stale:
+        return (
+            "**The sign-off describes an earlier sandbox**: "
+            f"{', '.join(data.signoff_stale)} changed since it was checked, so its figures "
+            "are not about these numbers; run the parallel test again before approving."
+        )
     if data.signoff_held:
         named = "; ".join(
             f"{c['criterion']} (observed {c['observed']}, threshold {c['threshold']})"
