@@ -321,6 +321,9 @@ CONTRACTS: dict[str, tuple[dict, list[tuple[str, dict]], list[tuple[str, str, di
         [],
     ),
     "MAX_BELOW_MIN": ({"minimum_commitment": "100", "maximum_commitment": "50"}, [], []),
+    # a prepaid balance of a fraction of a minor unit: which cent (or yen) is left is a guess
+    "PREPAID_HALF_CENT": ({"prepaid_credit": "100.005"}, [], []),
+    "PREPAID_HALF_YEN": ({"currency": "JPY", "prepaid_credit": "1000.5"}, [], []),
     "LINE_MAX_BELOW_MIN": ({}, [("calls", {"minimum_commitment": "60"})], []),
     "UNKNOWN_CODE": ({}, [("base", {"tax_code": "zero"})], []),
 }
@@ -394,6 +397,8 @@ QUARANTINED = {
     ("contracts", "COUPON_USD_EUR", "coupon_currency_mismatch"),
     ("contract_lines", "COUPON_USD_EUR/base", "unknown_contract"),
     ("contracts", "MAX_BELOW_MIN", "maximum_below_minimum"),
+    ("contracts", "PREPAID_HALF_CENT", "prepaid_credit_beyond_minor_unit"),
+    ("contracts", "PREPAID_HALF_YEN", "prepaid_credit_beyond_minor_unit"),
     ("contract_lines", "LINE_MAX_BELOW_MIN/calls", "maximum_below_minimum"),
     ("contract_lines", "UNKNOWN_CODE/base", "unknown_tax_code"),
 }

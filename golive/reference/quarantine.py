@@ -28,7 +28,7 @@ from typing import Any
 from golive.reference.contracts import Contract, ContractLine, Coupon, Product
 from golive.reference.invoices import line_pricing
 from golive.reference.metering import Event, Metric
-from golive.reference.numbers import is_known_currency, to_decimal
+from golive.reference.numbers import is_known_currency, minor_unit, to_decimal
 from golive.reference.parsing import (
     cell,
     parse_date,
@@ -270,6 +270,9 @@ def _contract_reason(
             return "unknown_coupon"
         if coupon.currency is not None and coupon.currency != row["currency"].upper():
             return "coupon_currency_mismatch"
+    prepaid = _number(row, "prepaid_credit") or 0
+    if prepaid % (Decimal(1).scaleb(-minor_unit(row["currency"].upper()))) != 0:
+        return "prepaid_credit_beyond_minor_unit"
     return None
 
 
@@ -288,7 +291,8 @@ def accept_contracts(
     ``end_date_before_start_date``, ``unknown_billing_period``, ``non_numeric_value``,
     ``value_out_of_range`` (percentages 0..100, minimum_commitment, prepaid_credit and
     maximum_commitment 0 <= x < 10^12), ``maximum_below_minimum``, ``unknown_coupon`` (not
-    one of ``coupons``), ``coupon_currency_mismatch`` (a fixed coupon in another currency).
+    one of ``coupons``), ``coupon_currency_mismatch`` (a fixed coupon in another currency),
+    ``prepaid_credit_beyond_minor_unit`` (more decimals than the currency has).
     """
     cleaned = [clean_row(r, CONTRACT_COLUMNS) for r in rows]
     versions = _versions(cleaned, "contract_id")

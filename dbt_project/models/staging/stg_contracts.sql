@@ -104,10 +104,13 @@ with_coupons as (
     select
         typed.*,
         coupons.coupon_id as known_coupon_id,
-        coupons.currency as coupon_currency
+        coupons.currency as coupon_currency,
+        currencies.minor_unit
     from typed
     left join {{ source('raw', 'plan_coupons') }} as coupons
         on typed.coupon_id = coupons.coupon_id
+    left join {{ source('raw', 'currencies') }} as currencies
+        on typed.currency = currencies.currency
 
 ),
 
@@ -142,6 +145,9 @@ final as (
                         when coupon_id is not null and known_coupon_id is null then 'unknown_coupon'
                         when coupon_currency is not null and coupon_currency <> currency
                             then 'coupon_currency_mismatch'
+                        -- which minor unit the balance holds would be a guess (§11.2)
+                        when prepaid_credit % {{ golive.minor_unit_amount('minor_unit') }} <> 0
+                            then 'prepaid_credit_beyond_minor_unit'
                     end
                 )
         end as rejection_reason
