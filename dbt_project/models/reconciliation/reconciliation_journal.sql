@@ -89,9 +89,10 @@ final as (
         paired.generated_net_amount,
         paired.delta,
         case
+            -- an unreadable legacy amount is never matched, nor merely missing (§9.4)
+            when paired.in_legacy and paired.legacy_net_amount is null then 'amount_mismatch'
             when not paired.in_generated then 'missing_in_generated'
             when not paired.in_legacy then 'missing_in_legacy'
-            when paired.legacy_net_amount is null then 'amount_mismatch'
             when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status

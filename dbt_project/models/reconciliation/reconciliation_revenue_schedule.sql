@@ -50,6 +50,9 @@ generated as (
     group by
         pairs.legacy_invoice_id, pairs.invoice_id,
         cast({{ dbt.date_trunc('month', 'recognised.recognition_date') }} as date)
+    -- a month recognising 0 (an amount too small to reach a minor unit) has no entry
+    -- (docs/accounting.md §4): it is not a month golive recognised
+    having sum(recognised.amount) <> 0
 
 ),
 
@@ -107,9 +110,10 @@ final as (
         paired.generated_amount,
         paired.delta,
         case
+            -- an unreadable legacy amount is never matched, nor merely missing (§9.4)
+            when paired.in_legacy and paired.legacy_amount is null then 'amount_mismatch'
             when not paired.in_generated then 'missing_in_generated'
             when not paired.in_legacy then 'missing_in_legacy'
-            when paired.legacy_amount is null then 'amount_mismatch'
             when abs(paired.delta) <= pairs.tolerance then 'matched'
             else 'amount_mismatch'
         end as status
