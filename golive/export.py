@@ -357,7 +357,8 @@ def write_journal(
         raise ExportError(f"unknown format '{fmt}': use one of {', '.join(FORMATS)}")
     layout = LAYOUTS[fmt]
     _check(lines, layout)
-    pattern = date_format or layout.default_date
+    # --date-format is NetSuite's and QuickBooks' account preference; Xero's date is fixed
+    pattern = (date_format or layout.default_date) if layout.default_date else None
     date = (lambda d: d.strftime(pattern)) if pattern else _xero_date
     options = {"tax_rate": tax_rate or ""}
     path = Path(path)

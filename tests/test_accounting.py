@@ -580,6 +580,16 @@ def test_the_export_refuses_what_an_erp_would(tmp_path):
     assert _read(tmp_path / "d.csv")["Debits"].tolist() == ["10.125", ""]
 
 
+def test_the_date_format_option_leaves_xero_dates_alone(tmp_path):
+    """--date-format is NetSuite's and QuickBooks' account preference; Xero reads its own
+    unambiguous dd mmm yyyy whatever it says (07/31/2026 would be refused, 08/01 misread)."""
+    lines = [_line("I1", "accounts_receivable", "10.00", "0"), _line("I1", "revenue", "0", "10.00")]
+    write_journal(lines, "xero", tmp_path / "x.csv", date_format="%m/%d/%Y")
+    assert set(_read(tmp_path / "x.csv")["Date"]) == {"31 Jul 2026"}
+    write_journal(lines, "quickbooks", tmp_path / "q.csv", date_format="%d/%m/%Y")
+    assert set(_read(tmp_path / "q.csv")["Journal Date"]) == {"31/07/2026"}
+
+
 def test_xero_files_hold_at_most_300_lines_and_whole_entries(tmp_path):
     lines = []
     for n in range(160):  # 160 entries of 2 lines: 320 lines

@@ -140,8 +140,9 @@ def journal_export(
 ):
     """Production's journal (invoice postings and revenue recognition) as each ERP's
     journal-import CSV (docs/accounting.md), in ``journal-export/`` of the working folder:
-    ``journal-<format>.csv`` (QuickBooks and Xero: one file per currency, Xero at most 300
-    lines a file). Skipped when the plan maps no accounts or production is not live."""
+    ``journal-<format>.csv`` (QuickBooks and Xero: one file per currency when there are
+    several, Xero at most 300 lines a file), replacing the files of the export before.
+    Skipped when the plan maps no accounts or production is not live."""
     from expectations.evidence import working_folder
     from golive.export import export_journal, journal_range
 
@@ -156,6 +157,10 @@ def journal_export(
     first = dt.date.fromisoformat(config.first_day) if config.first_day else first
     last = dt.date.fromisoformat(config.last_day) if config.last_day else last
     folder = working_folder() / JOURNAL_EXPORT_FOLDER
+    # an earlier export's files go first: one left beside the new ones (another currency or
+    # part count) would be imported twice, and Xero cannot tell
+    for stale in folder.glob("journal-*.csv"):
+        stale.unlink()
     files, summary = [], {}
     for fmt in config.formats:
         result = export_journal(wh, fmt, first, last, folder / f"journal-{fmt}.csv")
