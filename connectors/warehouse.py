@@ -56,9 +56,72 @@ def secret_query_values(url: str) -> list[str]:
     ]
 
 
+#: a ``%`` that does not start a percent-escape (libpq refuses the URL, quoting the part)
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+#: how to write a password that holds a character a URL reserves
+_ENCODE_HELP = (
+    "percent-encode the password (and the user name): # as %23, / as %2F, ? as %3F, @ as %40, "
+    "% as %25"
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*$")
+
+
+def url_problem(url: str) -> str | None:
+    """Why golive cannot read a server URL (anything but DuckDB) the way its driver would, in
+    words that quote no part of it; None when it reads it.
+
+    A password holding ``#``, ``/``, ``?`` or ``@`` (or a ``%`` that starts no escape) spills
+    into the host, the port or the path: where the password ends cannot be told, so the
+    message names none of the URL and says how to write it."""
+    if "://" not in url:
+        return None
+    scheme, rest = url.split("://", 1)
+    if scheme.lower() == "duckdb":
+        return None
+    if _BAD_PERCENT.search(url):
+        return (
+            "it holds a '%' that is not followed by two hexadecimal digits (a password with a "
+            "'%' in it, say)"
+        )
+    if "#" in url:
+        return "it holds a '#' (a password with a '#' in it, say), which ends a URL"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises when the text after the host's ':' is not a number
+    except ValueError:
+        return (
+            "its server part does not read as user:password@host:port (a password with a '/', "
+            "'?' or '#' in it ends that part early, or the port is not a number)"
+        )
+    if "@" in parts.path:
+        return "its path holds an '@' (a password with a '/' in it ends the server part early)"
+    if scheme.lower() in ("postgresql", "postgres"):
+        # libpq takes the user part up to the first '@' before any '/'; Python up to the last
+        # '@' of the server part: both must read the same
+        head = rest.split("/", 1)[0]
+        libpq_user = head.split("@", 1)[0] if "@" in head else None
+        python_user = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else None
+        if libpq_user != python_user:
+            return (
+                "its user or password holds a '?', '#' or '@', so the server part cannot be "
+                "told from the rest"
+            )
+    return None
+
+
+def _unreadable_url_text(url: str) -> str:
+    """What may be shown of a URL :func:`url_problem` refuses: its scheme, nothing more."""
+    scheme, sep, _ = url.partition("://") if "://" in url else url.partition(":")
+    return f"{scheme}{sep}***" if sep and _SCHEME.match(scheme) else "***"
+
+
 def redact_url(url: str) -> str:
     """The URL with any password (in the user part or the query) replaced by ``***``, for
-    every message, log line, table and metadata value that shows a URL."""
+    every message, log line, table and metadata value that shows a URL. A URL golive cannot
+    read (:func:`url_problem`) shows its scheme only: where its password ends is unknown."""
+    if url_problem(url) or ("://" not in url and "@" in url):  # user:password@…, say
+        return _unreadable_url_text(url)
     parts = urlsplit(url)
     changed = False
     if parts.password:
@@ -1217,6 +1280,27 @@ def warehouse_from_url(url: str | None) -> Warehouse:
     runs; the message never shows a password.
     """
     url = (url or DEFAULT_URL).strip()
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    problem = url_problem(url) if scheme in ("postgresql", "postgres", "snowflake") else None
+    if problem:
+        raise WarehouseURLError(
+            f"golive cannot read the warehouse URL {_unreadable_url_text(url)}: {problem}. "
+            f"Fix: {_ENCODE_HELP}"
+        )
+    try:
+        return _warehouse(url)
+    except WarehouseURLError:
+        raise
+    except ValueError:  # whatever the URL parser refuses: its message may quote the URL
+        raise WarehouseURLError(
+            f"golive cannot read the warehouse URL {_unreadable_url_text(url)}. Fix: write "
+            f"postgresql://user:password@host:port/database, {_SNOWFLAKE_FORM} or a DuckDB file "
+            f"({_DUCKDB_HELP}); {_ENCODE_HELP}"
+        ) from None
+
+
+def _warehouse(url: str) -> Warehouse:
+    """The warehouse of a URL :func:`url_problem` found nothing wrong with."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if not scheme:
         if url.lower().startswith("duckdb:"):

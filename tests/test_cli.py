@@ -81,6 +81,23 @@ def test_a_bad_warehouse_url_fails_before_anything_runs_with_one_message(company
     assert not (tmp_path / "x.duckdb").exists()
 
 
+@pytest.mark.parametrize("password", ["S3c#retXYZ", "S3c/retXYZ", "S3c?retXYZ", "S3cret%XYZ"])
+def test_a_password_golive_cannot_read_is_refused_without_showing_it(company, receiver, password):
+    _, received = receiver
+    url = f"postgresql://postgres:{password}@127.0.0.1:5432/postgres"
+    result = CliRunner().invoke(
+        main, ["run", str(company), "--warehouse", url, "--through", "discovery"]
+    )
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "golive cannot read the warehouse URL postgresql://***" in lines[0]
+    assert "Fix: percent-encode the password" in lines[0] and "# as %23" in lines[0]
+    for part in ("S3c", "retXYZ", "%XYZ"):
+        assert part not in result.output
+    assert "Traceback" not in result.output
+    assert received == []  # refused before anything ran
+
+
 @pytest.mark.slow
 def test_a_plain_duckdb_path_is_a_warehouse(company, tmp_path):
     result = CliRunner().invoke(

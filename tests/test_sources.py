@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from connectors.sources import DATASET_COLUMNS, SourceError, SourceSpec, open_source
-from connectors.warehouse import quote_ident, redact_url, warehouse_from_url
+from connectors.warehouse import WarehouseURLError, quote_ident, redact_url, warehouse_from_url
 from golive.loading import load_dataset
 from golive.plan import load_plan
 
@@ -402,6 +402,49 @@ def test_warehouse_display_url_and_unknown_scheme():
         warehouse_from_url("mysql://u:secret@h/db")
     assert "secret" not in str(info.value)
     assert "duckdb:///" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("password", "secret_parts"),
+    [
+        ("S3c#retXYZ", ["S3c", "retXYZ"]),
+        ("S3c/retXYZ", ["S3c", "retXYZ"]),
+        ("S3c?retXYZ", ["S3c", "retXYZ"]),
+        ("123/retXYZ", ["retXYZ"]),  # a port Python reads, the rest in the path
+        ("12?aXYZ", ["aXYZ"]),  # libpq would take it all as the password, Python would not
+        ("p@ssXYZ", ["ssXYZ"]),  # libpq would take "ssXYZ@127.0.0.1" as the host
+        ("S3cret%XYZ", ["S3cret", "%XYZ"]),  # libpq: "invalid percent-encoded token"
+    ],
+)
+def test_a_password_that_needs_percent_encoding_is_refused_without_showing_it(
+    password, secret_parts
+):
+    """A password holding a character a URL reserves spills into the host, the port or the
+    path: the URL is refused before anything connects, naming the fix and no part of it."""
+    url = f"postgresql://golive:{password}@127.0.0.1:5432/postgres"
+    with pytest.raises(WarehouseURLError) as raised:
+        warehouse_from_url(url)
+    message = str(raised.value)
+    assert "Fix: percent-encode the password" in message and "# as %23" in message
+    assert "\n" not in message
+    shown = [message, redact_url(url)]
+    for part in secret_parts:
+        assert not any(part in text for text in shown), (part, shown)
+    assert redact_url(url) == "postgresql://***"
+
+
+def test_a_percent_encoded_password_is_read_and_hidden():
+    warehouse = warehouse_from_url("postgresql://golive:S3c%23ret%2FXYZ@127.0.0.1/postgres")
+    assert warehouse.password == "S3c#ret/XYZ"
+    assert warehouse.display_url == "postgresql://golive:***@127.0.0.1/postgres"
+    assert warehouse.scrub("no: S3c#ret/XYZ, S3c%23ret%2FXYZ") == "no: ***, ***"
+
+
+def test_the_run_tag_of_an_unreadable_url_shows_no_password():
+    from orchestration.resources import WAREHOUSE_TAG, run_tags
+
+    tags = run_tags(None, "postgresql://golive:S3c#retXYZ@127.0.0.1:5432/postgres")
+    assert tags[WAREHOUSE_TAG] == "postgresql://***"
 
 
 def test_a_nul_character_is_refused_naming_its_row_and_column(tmp_path):
