@@ -4,7 +4,8 @@ Exit status: 0 when every stage asked for succeeded; 1 when a stage failed; 2 fo
 a bad warehouse URL or bad arguments (nothing ran); 3 when the sign-off held production
 migration back; 4 when the sign-off passed and the migration waits for a named approval
 (``golive approve --by NAME``, or ``golive run --approved-by NAME``); 5 when another run holds
-the warehouse (nothing ran).
+the warehouse (nothing ran). A warehouse that cannot be reached (a wrong port, a missing
+database) is a failure, 1, for every command, printed on one line and scrubbed of its secrets.
 
 Everything a user wrote (plan keys, column names, file paths, error messages that quote them)
 is printed literally, never read as console markup.
@@ -15,13 +16,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connectors.warehouse import WarehouseBusyError, WarehouseURLError, warehouse_from_url
+from connectors.warehouse import (
+    Warehouse,
+    WarehouseBusyError,
+    WarehouseURLError,
+    warehouse_from_url,
+)
 from golive.plan import PlanError
 from orchestration.runner import RunResult, StageResult, run_stages
 from orchestration.stages import STAGES
@@ -33,6 +40,24 @@ EXIT_BAD_INPUT = 2
 EXIT_SIGNOFF_HELD = 3
 EXIT_AWAITING_APPROVAL = 4
 EXIT_WAREHOUSE_BUSY = 5
+
+
+def _one_line(warehouse: Warehouse, exc: BaseException) -> str:
+    """``exc``'s message on one line, scrubbed of the warehouse's secrets (a driver's reason
+    can span lines, and can echo what it was given)."""
+    return " ".join(warehouse.scrub(str(exc)).split())
+
+
+def _cannot_connect(warehouse: Warehouse, exc: ConnectionError) -> NoReturn:
+    """A warehouse that cannot be reached: one line, no secret, the status of ``golive run``
+    for the same failure."""
+    reason = _one_line(warehouse, exc)
+    end = " " if reason.endswith((".", "?", "!")) else ". "  # libpq's reason can end in a question
+    console.print(
+        f"[red]{escape(reason)}{end}Fix: check the host, port, database and user of "
+        "--warehouse, and that the server accepts connections[/red]"
+    )
+    sys.exit(EXIT_STAGE_FAILED)
 
 
 def _stage_line(stage: str, result: StageResult | None) -> None:
@@ -170,9 +195,15 @@ def backfill(
 
     try:
         warehouse = warehouse_from_url(warehouse_url or DEFAULT_URL)
-        outcome = run_usage(plan, warehouse.url, first_day, last_day, Path.cwd() / "golive-run.log")
-    except (WarehouseURLError, PlanError, ValueError) as exc:
+    except WarehouseURLError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    try:
+        outcome = run_usage(plan, warehouse.url, first_day, last_day, Path.cwd() / "golive-run.log")
+    except ConnectionError as exc:
+        _cannot_connect(warehouse, exc)
+    except (PlanError, ValueError) as exc:
+        console.print(f"[red]{escape(warehouse.scrub(str(exc)))}[/red]")
         sys.exit(EXIT_BAD_INPUT)
     except WarehouseBusyError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
@@ -212,6 +243,8 @@ def approve(approved_by: str, note: str | None, warehouse_url: str | None) -> No
     except MigrationHeld as held:
         console.print(f"[red]{escape(str(held))}[/red]")
         sys.exit(EXIT_SIGNOFF_HELD)
+    except ConnectionError as exc:
+        _cannot_connect(warehouse, exc)
     except WarehouseBusyError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         sys.exit(EXIT_WAREHOUSE_BUSY)
@@ -267,7 +300,7 @@ def _execute(
         _alert_refused("warehouse_busy", plan.name, str(exc))
         return EXIT_WAREHOUSE_BUSY
     except Exception as exc:
-        message = warehouse.scrub(f"{exc}")
+        message = _one_line(warehouse, exc)
         console.print(f"[red]golive failed: {escape(message)}[/red]")
         _alert_refused("stage_failed", plan.name, message)
         raise SystemExit(EXIT_STAGE_FAILED) from None
@@ -394,7 +427,8 @@ def export_journal(
     ERP's journal-import CSV layout, accounts mapped by the plan's accounts section.
 
     Every entry balances; amounts are in the invoice currency. Exit status 2 when nothing
-    could be written (production not live, an account not mapped, …)."""
+    could be written (production not live, an account not mapped, …); 1 when the warehouse
+    cannot be reached."""
     from connectors.warehouse import DEFAULT_URL
     from golive.export import ExportError, money
     from golive.export import export_journal as write
@@ -403,6 +437,10 @@ def export_journal(
     output = output or Path.cwd() / f"journal-{fmt}-{first:%Y%m%d}-{last:%Y%m%d}.csv"
     try:
         warehouse = warehouse_from_url(warehouse_url or DEFAULT_URL)
+    except WarehouseURLError as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        sys.exit(EXIT_BAD_INPUT)
+    try:
         result = write(
             warehouse,
             fmt,
@@ -414,7 +452,9 @@ def export_journal(
             date_format=date_format,
             tax_rate=tax_rate,
         )
-    except (WarehouseURLError, ExportError) as exc:
+    except ConnectionError as exc:
+        _cannot_connect(warehouse, exc)
+    except ExportError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         sys.exit(EXIT_BAD_INPUT)
     totals = "; ".join(f"{c} {money(d, c)}" for c, (d, _) in result.totals.items())

@@ -8,6 +8,7 @@ import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from click.testing import CliRunner
@@ -96,6 +97,55 @@ def test_a_password_golive_cannot_read_is_refused_without_showing_it(company, re
         assert part not in result.output
     assert "Traceback" not in result.output
     assert received == []  # refused before anything ran
+
+
+#: the commands that open the warehouse themselves (golive run: its stage failure)
+WAREHOUSE_COMMANDS = pytest.mark.parametrize(
+    "command",
+    [
+        ["approve", "--by", "Grace Hopper"],
+        ["backfill", "PLAN", "--from", "2026-06-01"],
+        ["export", "journal", "--format", "xero", "--from", "2026-07-01", "--to", "2026-07-31"],
+    ],
+    ids=["approve", "backfill", "export"],
+)
+
+
+def _with_password(url: str, port: int | None = None, database: str | None = None) -> str:
+    """``url`` as user postgres with the password ``S3c#retXYZ`` (percent-encoded)."""
+    parts = urlsplit(url)
+    netloc = f"postgres:S3c%23retXYZ@{parts.hostname}:{port or parts.port or 5432}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database or 'postgres'}"))
+
+
+def _cannot_connect(company: Path, command: list[str], url: str) -> str:
+    args = [str(company) if a == "PLAN" else a for a in command]
+    result = CliRunner().invoke(main, [*args, "--warehouse", url])
+    assert result.exit_code == EXIT_STAGE_FAILED, result.output  # as golive run's
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    # (Dagster's own warnings aside, on stderr)
+    lines = [x for x in result.output.splitlines() if "Warning" not in x and "return fn" not in x]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        "cannot connect to the PostgreSQL warehouse postgresql://postgres:***@"
+    )
+    assert "Fix: check the host, port, database and user of --warehouse" in lines[0]
+    for secret in ("S3c", "retXYZ"):
+        assert secret not in result.output
+    return lines[0]
+
+
+@WAREHOUSE_COMMANDS
+def test_a_warehouse_on_a_wrong_port_is_one_scrubbed_line(company, command):
+    line = _cannot_connect(company, command, _with_password("postgresql://127.0.0.1", port=1))
+    assert "Connection refused" in line
+
+
+@WAREHOUSE_COMMANDS
+def test_a_missing_warehouse_database_is_one_scrubbed_line(company, command, postgres_server_url):
+    url = _with_password(postgres_server_url, database="golive_no_such_database")
+    line = _cannot_connect(company, command, url)
+    assert "golive_no_such_database" in line or "authentication" in line
 
 
 @pytest.mark.slow
