@@ -276,6 +276,19 @@ def _execute(
     except WarehouseURLError as exc:
         console.print(f"[red]{escape(str(exc))}[/red]")
         return EXIT_BAD_INPUT
+    try:  # the log (and the report, the GX evidence) go there: a folder that cannot be is refused
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = (
+            "a file has that name, or the name of a folder above it"
+            if isinstance(exc, FileExistsError | NotADirectoryError)
+            else exc.strerror or type(exc).__name__
+        )
+        console.print(
+            f"[red]cannot create the folder {escape(str(log_path.parent))} for the report and "
+            f"the log: {escape(reason)}. Fix: name a --report in a folder you can write to[/red]"
+        )
+        return EXIT_BAD_INPUT
     from expectations.evidence import working_in
 
     try:

@@ -176,3 +176,45 @@ def test_the_reports_and_the_gx_evidence_go_beside_the_report(company, tmp_path,
     assert f"Data Docs: {docs}" in result.output.replace("\n", "")
     assert (out / "golive-run.log").exists()
     assert not (tmp_path / "gx").exists()  # nothing in the working folder of the shell
+
+
+@pytest.mark.slow
+def test_a_report_in_a_folder_not_made_yet_makes_the_folder(company, tmp_path, receiver):
+    _, received = receiver
+    out = tmp_path / "not" / "made" / "yet"
+    result = CliRunner().invoke(
+        main,
+        ["run", str(company), "--warehouse", f"duckdb:///{tmp_path}/w.duckdb",
+         "--through", "discovery", "--report", str(out / "r.md")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "r.md").exists() and (out / "r.html").exists()
+    assert (out / "golive-run.log").exists()
+    assert received == []  # no stage failed
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        (
+            "a-file/report.md",
+            "cannot create the folder {tmp}/a-file for the report and the log: a file has that "
+            "name, or the name of a folder above it. Fix: name a --report in a folder you can "
+            "write to",
+        ),
+    ],
+)
+def test_a_report_that_cannot_be_written_is_refused_before_anything_runs(
+    company, tmp_path, receiver, report, message
+):
+    _, received = receiver
+    (tmp_path / "a-file").write_text("not a folder")
+    result = CliRunner().invoke(
+        main,
+        ["run", str(company), "--warehouse", f"duckdb:///{tmp_path}/w.duckdb",
+         "--report", str(tmp_path / report)],
+    )  # fmt: skip
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert message.format(tmp=tmp_path) in result.output
+    assert not (tmp_path / "w.duckdb").exists() and received == []  # nothing ran
