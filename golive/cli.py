@@ -167,6 +167,14 @@ def run(
     note: str | None,
 ) -> None:
     """Run the roadmap stages on PLAN, from discovery through --through."""
+    if report is not None and report.suffix.lower() == ".html":
+        # the HTML report is the Markdown report's name with .html: the two would be one file
+        console.print(
+            f"[red]--report {escape(str(report))} names the Markdown report; the HTML report "
+            "is written beside it, with the same name and .html. Fix: --report "
+            f"{escape(str(report.with_suffix('.md')))}[/red]"
+        )
+        sys.exit(EXIT_BAD_INPUT)
     log_path = (report.parent if report else Path.cwd()) / "golive-run.log"
     sys.exit(_execute(plan, warehouse_url, through, report, log_path, approved_by, note))
 

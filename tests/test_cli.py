@@ -197,6 +197,11 @@ def test_a_report_in_a_folder_not_made_yet_makes_the_folder(company, tmp_path, r
     ("report", "message"),
     [
         (
+            "report.html",
+            "names the Markdown report; the HTML report is written beside it, with the same "
+            "name and .html. Fix: --report {tmp}/report.md",
+        ),
+        (
             "a-file/report.md",
             "cannot create the folder {tmp}/a-file for the report and the log: a file has that "
             "name, or the name of a folder above it. Fix: name a --report in a folder you can "
