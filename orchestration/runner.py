@@ -8,6 +8,7 @@ recorded there).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib
 import os
 import sys
@@ -238,6 +239,14 @@ def _record_checks(stage: StageResult, result) -> None:
             stage.warnings[name] = evaluation.description
 
 
+def _day(text: str) -> bool:
+    """Whether ``text`` is a day as the usage partitions name them (YYYY-MM-DD)."""
+    try:
+        return dt.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 def run_usage(
     plan_path: str | Path,
     warehouse_url: str,
@@ -249,7 +258,14 @@ def run_usage(
     ``last_day`` (ISO dates of the plan's time zone, inclusive) as ONE run: pull what arrived,
     classify it, re-aggregate every day and period it touched (and the days of the window),
     and, after go-live, bring production's usage up to date. Default: the last complete day.
+
+    A range that ends before it starts is refused (ValueError) before anything runs.
     """
+    if first_day and last_day and _day(first_day) and _day(last_day) and first_day > last_day:
+        raise ValueError(
+            f"--from {first_day} is after --to {last_day}: the range holds no day. Fix: "
+            f"--from {last_day} --to {first_day}"
+        )
     warehouse = warehouse_from_url(warehouse_url)
     plan_path = Path(plan_path).resolve()
     plan = validated_plan(plan_path)

@@ -223,3 +223,15 @@ def test_a_report_that_cannot_be_written_is_refused_before_anything_runs(
     assert result.output.strip().splitlines() == [result.output.strip()]
     assert message.format(tmp=tmp_path) in result.output
     assert not (tmp_path / "w.duckdb").exists() and received == []  # nothing ran
+
+
+def test_a_backfill_range_that_ends_before_it_starts_is_refused(company):
+    result = CliRunner().invoke(
+        main, ["backfill", str(company), "--from", "2026-10-05", "--to", "2026-10-01"]
+    )
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert (
+        "--from 2026-10-05 is after --to 2026-10-01: the range holds no day. Fix: "
+        "--from 2026-10-01 --to 2026-10-05"
+    ) in result.output
+    assert not Path("golive.duckdb").exists()  # nothing ran (the default warehouse)
