@@ -237,6 +237,18 @@ def read_journal(
                 )
             raise ExportError(f"{relation} does not exist: run golive run PLAN first")
     p = warehouse.param
+    if currency:
+        # a currency the journal never posted in would write an empty file: say which it has
+        known = sorted(
+            str(c) for (c,) in warehouse.query(f"select distinct currency from {t['journal']}")
+        )
+        if currency.upper() not in known:
+            has = f"its currencies are {', '.join(known)}" if known else "it has no entry yet"
+            fix = f"--currency {' or '.join(known)}, or no --currency" if known else "no --currency"
+            raise ExportError(
+                f"--currency {currency}: {t['journal']} has no entry in {currency.upper()} "
+                f"({has}). Fix: {fix}"
+            )
     accepted = " and customers.status = 'accepted'" if source == "sandbox" else ""
     rows = warehouse.query(
         "select journal.journal_id, journal.entry_id, journal.entry_date, journal.posting, "

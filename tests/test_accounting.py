@@ -616,6 +616,30 @@ def test_export_before_go_live_says_what_to_do(tmp_path):
     assert "production is not live yet" in result.output and "--sandbox" in result.output
 
 
+def test_export_of_a_currency_the_journal_has_none_in_names_the_ones_it_has(tmp_path):
+    url = f"duckdb:///{tmp_path}/live.duckdb"
+    warehouse = warehouse_from_url(url)
+    warehouse.execute("create schema if not exists production")
+    for table in ("invoices", "customers", "accounts"):
+        warehouse.execute(f"create table production.{table} (x text)")
+    warehouse.execute(
+        "create table production.journal_entries as select * from (values ('USD'), ('EUR')) "
+        "as t(currency)"
+    )
+    output = tmp_path / "xyz.csv"
+    result = CliRunner().invoke(
+        main,
+        ["export", "journal", "--format", "xero", "--from", "2026-07-01", "--to", "2026-07-31",
+         "--warehouse", url, "--currency", "xyz", "--output", str(output)],
+    )  # fmt: skip
+    assert result.exit_code == EXIT_BAD_INPUT, result.output
+    assert (
+        "--currency xyz: production.journal_entries has no entry in XYZ (its currencies are "
+        "EUR, USD). Fix: --currency EUR or USD, or no --currency"
+    ) in result.output
+    assert not list(tmp_path.glob("xyz*.csv"))  # nothing written
+
+
 # ---------------------------------------------------------------- daily, and a legacy error
 
 
