@@ -6,7 +6,8 @@
     currency's minor unit. Matrix and 2-D groups without a rate are left out of the amount
     and reported in pricing_errors; so is a line whose arithmetic would leave the bounds of
     docs/billing-rules.md §10.7 (a quantity of 10^15 or more, or a quantity times its largest
-    price of 10^14 or more): it is priced 0 and named, never an overflow that stops billing. -#}
+    price of 10^14 or more): it is priced 0, its minimum included, and named, never an overflow
+    that stops billing; its tiers and groups are never priced. -#}
 with transformed as (
 
     select
@@ -92,6 +93,7 @@ tier_amounts as (
             and tiers.group_value is null
             and tiers.band_no is null
     where lines.model in ('tiered', 'volume', 'tiered_flat_fee', 'volume_flat_fee', 'step')
+        and lines.bounds_problem is null
     group by lines.contract_id, lines.line_no, lines.period_start
 
 ),
@@ -110,6 +112,13 @@ group_amounts as (
                 'groups.billable_quantity', 'tiers.lower_bound', 'tiers.up_to', 'tiers.unit_price') }}
         end) as amount
     from {{ ref('int_invoice_line_groups') }} as groups
+    -- a line out of bounds is priced 0: its groups (which keep their quantities) are left out
+    -- before any arithmetic, so that none can overflow
+    inner join lines
+        on groups.contract_id = lines.contract_id
+            and groups.line_no = lines.line_no
+            and groups.period_start = lines.period_start
+            and lines.bounds_problem is null
     inner join tiers
         on groups.pricing_id = tiers.pricing_id
             and (
@@ -129,17 +138,18 @@ priced as (
 
     select
         lines.*,
-        case lines.model
-            when 'flat_fee' then {{ golive.rate_flat_fee(
+        case
+            when lines.bounds_problem is not null then {{ golive.to_decimal('0') }}
+            when lines.model = 'flat_fee' then {{ golive.rate_flat_fee(
                 'lines.amount', 'lines.billable_quantity', 'lines.active_days', 'lines.days_in_period') }}
-            when 'per_unit' then {{ golive.rate_per_unit(
+            when lines.model = 'per_unit' then {{ golive.rate_per_unit(
                 'lines.billable_quantity', 'lines.unit_price', 'lines.unit_size') }}
-            when 'percent' then {{ golive.rate_percent(
+            when lines.model = 'percent' then {{ golive.rate_percent(
                 'lines.billable_quantity', 'lines.rate_percent') }}
-            when 'package' then {{ golive.rate_package(
+            when lines.model = 'package' then {{ golive.rate_package(
                 'lines.billable_quantity', 'lines.package_size', 'lines.package_price') }}
-            when 'matrix' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
-            when 'two_dim_tiered' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
+            when lines.model = 'matrix' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
+            when lines.model = 'two_dim_tiered' then coalesce(group_amounts.amount, {{ golive.to_decimal('0') }})
             else tier_amounts.amount
         end as model_amount
     from lines
@@ -198,6 +208,7 @@ final as (
         discounted.*,
         currencies.minor_unit,
         case
+            when discounted.bounds_problem is not null then {{ golive.to_decimal('0') }}
             when discounted.skip_zero and discounted.quantity = 0 then {{ golive.to_decimal('0') }}
             else {{ golive.round_money(
                 'least(greatest(discounted.discounted_amount, discounted.line_minimum),'
