@@ -33,17 +33,24 @@
 {% macro duckdb__decimal_div(numerator, denominator) -%}
     {#- below 10^17 (every amount and product billing meets): the numerator as the 128-bit
         integer of its value × 10^20, exact up to 20 places (a product of two decimals), over
-        the divisor × 10^10, rounded once. Above: long division of the scaled integers (value
-        × 10^10), exact for a numerator of 10 places, whatever its size (a product that large
-        does not exist: DuckDB refuses to multiply two decimals past 10^18). -#}
-    {%- set n = golive.duckdb_scaled(numerator) -%}
+        the divisor × 10^10, rounded once. Above: long division, exact for a numerator of 10
+        places, whatever its size: its whole part and its fraction × 10^10 are divided apart,
+        so that no value is ever cast to a type it does not fit (a product of two money
+        amounts reaches 10^28 and more, past decimal(38, 10); the guard compares the
+        numerator in its own type). -#}
     {%- set d = golive.duckdb_scaled(denominator) -%}
-    (case when abs(cast({{ numerator }} as decimal(38, 10))) < 100000000000000000
+    {%- set whole = 'cast(trunc(abs(' ~ numerator ~ ')) as hugeint)' -%}
+    {%- set rest -%}
+        ({{ whole }} % nullif(abs({{ d }}), 0) * 10000000000
+            + cast((abs({{ numerator }}) - trunc(abs({{ numerator }}))) * 10000000000 as hugeint))
+    {%- endset -%}
+    (case when abs({{ numerator }}) < 100000000000000000
         then {{ golive.duckdb_scaled_ratio(golive.duckdb_scaled_20(numerator), d) }}
         else (cast(
-            sign({{ n }}) * sign({{ d }}) * (
-                (abs({{ n }}) // nullif(abs({{ d }}), 0)) * 10000000000
-                + ((abs({{ n }}) % nullif(abs({{ d }}), 0)) * 20000000000 + abs({{ d }}))
+            sign({{ numerator }}) * sign({{ d }}) * (
+                ({{ whole }} // nullif(abs({{ d }}), 0) * 10000000000
+                    + {{ rest }} // nullif(abs({{ d }}), 0)) * 10000000000
+                + (({{ rest }} % nullif(abs({{ d }}), 0)) * 20000000000 + abs({{ d }}))
                     // (abs({{ d }}) * 2)
             )
         as decimal(38, 0)) * cast(0.0000000001 as decimal(11, 10)))

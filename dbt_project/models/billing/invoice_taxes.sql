@@ -42,9 +42,14 @@ shares as (
         invoices.currency,
         invoices.minor_unit,
         line_rates.tax_rate_percent,
-        {{ golive.decimal_div(
-            golive.money_product('invoices.taxable', 'line_rates.lines_amount'),
-            'invoices.lines_amount') }} as taxable_amount
+        -- a rate that holds all the lines takes all of T, exactly (no product to overflow,
+        -- however large the invoice); else T × its lines / all lines, kept to 10 places
+        {{ golive.to_decimal(
+            'case when line_rates.lines_amount = invoices.lines_amount then invoices.taxable else '
+            ~ golive.decimal_div(
+                golive.money_product('invoices.taxable', 'line_rates.lines_amount'),
+                'invoices.lines_amount')
+            ~ ' end') }} as taxable_amount
     from invoices
     inner join line_rates on invoices.invoice_id = line_rates.invoice_id
     where invoices.lines_amount <> 0
