@@ -356,3 +356,65 @@ def test_weighted_sum_over_a_month_end_anchored_period(warehouse_url, tmp_path):
     assert lines[("K1-20240229", "calls")] == (Decimal(1), Decimal("0.50"))
     problems = compare_with_pipeline(plan_path, warehouse_url)
     assert not problems, explain(problems, tmp_path)
+
+
+def _invoice_credits(warehouse_url: str) -> dict[tuple[str, str], Decimal]:
+    """Per invoice and account, the credits its own posting makes (the invoice, not the
+    recognition dates)."""
+    rows = warehouse_from_url(warehouse_url).query(
+        "select invoice_id, account, sum(credit) from sandbox.journal_entries "
+        "where posting = 'invoice' and account in ('revenue', 'deferred_revenue') "
+        "group by invoice_id, account"
+    )
+    return {(i, a): Decimal(str(c)) for i, a, c in rows if Decimal(str(c)) != 0}
+
+
+@pytest.mark.slow
+def test_the_default_billing_timing_follows_the_override_model(warehouse_url, tmp_path):
+    """A line's default billing_timing comes from the model it is priced by (docs/billing-rules.md
+    §4.7): a per_unit product overridden to a flat fee of 300 is billed in advance and posted to
+    deferred revenue; a flat-fee product overridden to a usage price is billed in arrears and
+    posted to revenue. The product's own model decided it before."""
+    support = {
+        "id": "support",
+        "metric": "calls",
+        "pricing": {"model": "flat_fee", "amount": "100"},
+    }
+    company = company_of(
+        [CALLS, support],
+        [{"contract_id": "K1", "start_date": "2024-05-01", "currency": "USD"}],
+        [
+            {
+                "contract_id": "K1",
+                "product_id": "calls",
+                "price_override": '{"model": "flat_fee", "amount": 300}',
+            },
+            {
+                "contract_id": "K1",
+                "product_id": "support",
+                "price_override": '{"model": "per_unit", "unit_price": "2"}',
+            },
+        ],
+        [("K1", "call", "2024-05-10T10:00:00Z", {}), ("K1", "call", "2024-06-10T10:00:00Z", {})],
+    )
+    plan_path = write_bundle(company, tmp_path)
+    reference = bill_bundle(read_bundle(plan_path))
+    assert {
+        (invoice_id(i), line.product_id): (line.amount, line.account)
+        for i in reference
+        for line in i.lines
+    } == {
+        ("K1-20240501", "calls"): (Decimal("300.00"), "deferred_revenue"),
+        ("K1-20240501", "support"): (Decimal("2.00"), "revenue"),
+        ("K1-20240601", "calls"): (Decimal("300.00"), "deferred_revenue"),
+        ("K1-20240601", "support"): (Decimal("2.00"), "revenue"),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
+    assert _invoice_credits(warehouse_url) == {
+        ("K1-20240501", "deferred_revenue"): Decimal("300.00"),
+        ("K1-20240501", "revenue"): Decimal("2.00"),
+        ("K1-20240601", "deferred_revenue"): Decimal("300.00"),
+        ("K1-20240601", "revenue"): Decimal("2.00"),
+    }
+

@@ -66,6 +66,7 @@ overrides as (
     select
         override_text,
         pricing_id,
+        model,
         minimum_amount,
         maximum_amount
     from {{ source('raw', 'price_overrides') }}
@@ -137,7 +138,8 @@ typed as (
             {{ golive.number_problem_between('maximum_amount_text', 0, 1000000000000, false) }},
             {{ golive.number_problem_between('tax_rate_percent_text', 0, 100) }}
         ) as number_problem,
-        products.model as product_model
+        {#- the model the line is priced by: its override's, else its product's -#}
+        coalesce(overrides.model, products.model) as effective_model
     from cleaned
     left join products on cleaned.product_id = products.product_id
     left join overrides on cleaned.price_override_text = overrides.override_text
@@ -152,7 +154,7 @@ checked as (
         typed.*,
         case
             when billing_timing_given is not null then billing_timing_given
-            when product_model = 'flat_fee' then 'advance'
+            when effective_model = 'flat_fee' then 'advance'
             else 'arrears'
         end as billing_timing,
         case
