@@ -471,10 +471,14 @@ def line_quantity(
     product: Product,
     period: Period,
     usage: Mapping[tuple[date, str], Quantity],
+    model: str | None = None,
 ) -> Quantity:
     """q of a line: the metric's value in the period (per group value for a grouped metric),
-    or the line's fixed quantity (default 1)."""
-    if product.metric:
+    or the line's fixed quantity (default 1). A flat fee (``model``, the line's override's or
+    its product's) always takes the line's quantity, metered product or not (§2.1)."""
+    if model is None:
+        model = line_pricing(line, product)[0]
+    if product.metric and model != "flat_fee":
         value = usage.get((period.start, product.metric))
         if isinstance(value, Mapping):
             return dict(value)
@@ -497,8 +501,8 @@ def rate_contract_line(
     The line is priced with its override when it has one; a flat fee (and, with
     ``prorate_commitment``, the minimum) is prorated by the days the line is active.
     """
-    q = quantity if quantity is not None else line_quantity(line, product, period, usage)
     model, pricing = line_pricing(line, product)
+    q = quantity if quantity is not None else line_quantity(line, product, period, usage, model)
     active = line_active(line, period)
     if active is None:
         raise ValueError(

@@ -418,3 +418,52 @@ def test_the_default_billing_timing_follows_the_override_model(warehouse_url, tm
         ("K1-20240601", "revenue"): Decimal("2.00"),
     }
 
+
+@pytest.mark.slow
+def test_a_flat_fee_on_a_metered_product_takes_the_line_quantity(warehouse_url, tmp_path):
+    """docs/billing-rules.md §2.1: a flat fee is amount × the contract line's quantity (default 1),
+    also when its product has a metric (a per_unit product overridden to a flat fee, or a flat-fee
+    product with a metric). Both sides took the period's usage as its quantity: $300 x 5 calls
+    = $1,500 in May and $0 in June, a month without calls."""
+    support = {
+        "id": "support",
+        "metric": "calls",
+        "pricing": {"model": "flat_fee", "amount": "100"},
+    }
+    flat_300 = '{"model": "flat_fee", "amount": 300}'
+    company = company_of(
+        [CALLS, support],
+        [{"contract_id": "K1", "start_date": "2024-05-01", "currency": "USD"}],
+        [
+            {"contract_id": "K1", "product_id": "calls", "price_override": flat_300},
+            {
+                "contract_id": "K1",
+                "product_id": "calls",
+                "price_override": flat_300,
+                "quantity": "2",
+            },
+            {"contract_id": "K1", "product_id": "support"},
+        ],
+        [("K1", "call", f"2024-05-{day:02d}T10:00:00Z", {}) for day in (3, 6, 9, 12, 15)],
+    )
+    plan_path = write_bundle(company, tmp_path)
+    reference = bill_bundle(read_bundle(plan_path))
+    D = Decimal
+    assert sorted(
+        (invoice_id(i), line.product_id, line.quantity, line.amount)
+        for i in reference
+        for line in i.lines
+    ) == [
+        ("K1-20240501", "calls", D(1), D("300.00")),
+        ("K1-20240501", "calls", D(2), D("600.00")),
+        ("K1-20240501", "support", D(1), D("100.00")),
+        ("K1-20240601", "calls", D(1), D("300.00")),
+        ("K1-20240601", "calls", D(2), D("600.00")),
+        ("K1-20240601", "support", D(1), D("100.00")),
+    ]
+    assert {invoice_id(i): i.total for i in reference} == {
+        "K1-20240501": D("1000.00"),
+        "K1-20240601": D("1000.00"),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)

@@ -1,5 +1,6 @@
 {#- One row per contract line and invoiced period, with its quantity q: the metric's value for
-    the period (summed over group values; 0 without usage), or the line's fixed quantity.
+    the period (summed over group values; 0 without usage), or the line's fixed quantity
+    (default 1), which a flat fee always takes, on a metered product too (§2.1).
     A line with its own dates is billed in the periods they overlap, and its active days are
     the days both the contract and the line are active. The pricing is the line's override,
     else its product's. -#}
@@ -128,7 +129,8 @@ final as (
         coalesce(line_periods.line_tax_rate_percent, products.tax_rate_percent) as tax_rate_percent,
         line_periods.prorate_commitment,
         {{ golive.to_decimal(
-            "case when products.metric_id is not null then coalesce(usage.quantity, 0)"
+            "case when products.metric_id is not null and price_book.model <> 'flat_fee'"
+            ~ " then coalesce(usage.quantity, 0)"
             ~ " else coalesce(line_periods.fixed_quantity, 1) end") }} as quantity
     from line_periods
     inner join products on line_periods.product_id = products.product_id
