@@ -325,13 +325,14 @@ def model_amount(
 
 
 def _take_free_units(quantities: Sequence[Decimal], free_units: Decimal | None) -> list[Decimal]:
-    """Free units taken from the quantities in order, each down to 0 at most."""
+    """Free units taken from the quantities in order, each down to 0 at most: ``max(q - taken,
+    0)`` (docs/billing-rules.md §3.1 step 1); a negative quantity is billed 0 and takes none."""
     left = max(free_units or ZERO, ZERO)
     result = []
     for q in quantities:
         taken = min(left, max(q, ZERO))
         left -= taken
-        result.append(q - taken)
+        result.append(max(q - taken, ZERO))
     return result
 
 
@@ -420,13 +421,12 @@ def billable_quantity(
     model: str, q: Decimal, free_units: Decimal | None, transform: Mapping[str, Any] | None = None
 ) -> Decimal:
     """Steps 0-1 of docs/billing-rules.md §3.1: the quantity transform, then
-    ``max(q - free_units, 0)``; flat fees ignore both."""
+    ``max(q - free_units, 0)``, without free units too (a negative q bills 0); flat fees
+    ignore both."""
     if model == "flat_fee":
         return q
     q = transform_quantity(q, transform)
-    if not free_units:
-        return q
-    return max(q - free_units, ZERO)
+    return max(q - (free_units or ZERO), ZERO)
 
 
 @dataclass(frozen=True)

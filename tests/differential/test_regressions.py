@@ -467,3 +467,48 @@ def test_a_flat_fee_on_a_metered_product_takes_the_line_quantity(warehouse_url, 
     }
     problems = compare_with_pipeline(plan_path, warehouse_url)
     assert not problems, explain(problems, tmp_path)
+
+
+@pytest.mark.slow
+def test_negative_usage_bills_nothing_and_frees_no_units(warehouse_url, tmp_path):
+    """docs/billing-rules.md §3.1 step 1, bq = max(q - free_units, 0), and §2.10, free units take
+    each group down to 0 at most: a negative group is billed 0 and adds no free units to the
+    next (free 10, a = -5 @2, b = 20 @1 -> 10 x 1 = $10.00; the SQL counted a's -5 in the
+    groups before b and billed $5.00), and a negative percent line is billed 0 without free
+    units too (5% of -200 -> $0.00; the reference billed -$10.00)."""
+    regions = {
+        "id": "regions",
+        "metric": "egress",
+        "pricing": {"model": "matrix", "rates": {"a": [_tier(None, "2")], "b": [_tier(None, "1")]}},
+    }
+    fees = {
+        "id": "fees",
+        "metric": "payments",
+        "pricing": {"model": "percent", "rate_percent": "5"},
+    }
+    may = "2024-05-10T12:00:00Z"
+    company = company_of(
+        [regions, fees],
+        [{"contract_id": "K1", "start_date": "2024-05-01", "currency": "USD"}],
+        [
+            {"contract_id": "K1", "product_id": "regions", "free_units": "10"},
+            {"contract_id": "K1", "product_id": "fees"},
+        ],
+        [
+            ("K1", "egress", may, {"gb": -5, "region": "a"}),
+            ("K1", "egress", may, {"gb": 20, "region": "b"}),
+            ("K1", "payment", may, {"amount": -200}),
+        ],
+    )
+    plan_path = write_bundle(company, tmp_path)
+    reference = bill_bundle(read_bundle(plan_path))
+    assert {
+        (invoice_id(i), line.product_id): line.amount for i in reference for line in i.lines
+    } == {
+        ("K1-20240501", "regions"): Decimal("10.00"),
+        ("K1-20240501", "fees"): Decimal("0.00"),
+        ("K1-20240601", "regions"): Decimal("0.00"),
+        ("K1-20240601", "fees"): Decimal("0.00"),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)

@@ -1,5 +1,6 @@
 {#- The per-group quantities of matrix and two_dim_tiered lines, after free units (taken from
-    the groups in ascending order: group values byte-wise for matrix, bands in order for 2-D),
+    the groups in ascending order: group values byte-wise for matrix, bands in order for 2-D;
+    each group down to 0 at most, a negative group billed 0 and taking none),
     with the rate each group is priced by. A group without a rate (or, for 2-D, a group value
     that is not a number or lies in no band) has no_rate = true: a pricing error. -#}
 with lines as (
@@ -168,11 +169,13 @@ priced_units as (
 
 ),
 
+-- the free units the groups before this one took: each takes its quantity at most, a
+-- negative group none (docs/billing-rules.md §2.10), so a negative group never frees more
 allocated as (
 
     select
         priced_units.*,
-        coalesce(sum(quantity) over (
+        coalesce(sum(greatest(quantity, 0)) over (
             partition by contract_id, line_no, period_start
             order by band_no nulls last, {{ golive.binary_order("group_value") }}
             rows between unbounded preceding and 1 preceding
