@@ -36,3 +36,24 @@ def new_warehouse(request, tmp_path_factory):
         with psycopg.connect(server, autocommit=True) as con:
             for name in created:
                 con.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def en_us_postgres_url(postgres_server_url):
+    """A fresh database whose collation is ICU's en-US, where text sorts as a person would
+    ('k1' < 'K2', 'a' < 'B'), not byte by byte ('K2' < 'k1', 'B' < 'a'); skipped on a server
+    without ICU."""
+    import psycopg
+
+    name = f"golive_diff_icu_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as con:
+        try:
+            con.execute(
+                f'create database "{name}" template template0 locale_provider icu '
+                "icu_locale 'en-US' locale 'C.UTF-8'"
+            )
+        except psycopg.Error as exc:
+            pytest.skip(f"no ICU collation on the test server ({exc})")
+    yield _with_database(postgres_server_url, name)
+    with psycopg.connect(postgres_server_url, autocommit=True) as con:
+        con.execute(f'drop database if exists "{name}" with (force)')

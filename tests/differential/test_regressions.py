@@ -15,6 +15,7 @@ from .harness import company_of, compare_with_pipeline, explain, invoice_id, wri
 
 PLATFORM = {"id": "platform", "pricing": {"model": "flat_fee", "amount": "100"}}
 CALLS = {"id": "calls", "metric": "calls", "pricing": {"model": "per_unit", "unit_price": "0.5"}}
+USD_MAY = {"currency": "USD", "start_date": "2024-05-01"}
 
 
 @pytest.mark.slow
@@ -512,3 +513,63 @@ def test_negative_usage_bills_nothing_and_frees_no_units(warehouse_url, tmp_path
     }
     problems = compare_with_pipeline(plan_path, warehouse_url)
     assert not problems, explain(problems, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["duckdb", "en_us"])
+def test_text_ties_are_broken_in_byte_order_whatever_the_collation(kind, tmp_path, request):
+    """Found in review: PostgreSQL compares text by the database's collation and DuckDB byte by
+    byte, so on an en-US database the ties of docs/billing-rules.md §4.5, §6.2 and §6.3 went the
+    other way. Byte order: k1 > K2 and a > B. The customer's call bills the greatest contract
+    id, k1 (en-US: K2); the two gauge events at one instant are ordered B then a, so latest is
+    a's 10 (en-US: 20) and a's 10 is the level held to the month's end: 10 × 518 h / 744 h =
+    6.9623655914 (en-US: 20 × 518 / 744 = 13.9247311828)."""
+    if kind == "en_us":
+        import psycopg
+
+        url = request.getfixturevalue("en_us_postgres_url")
+        with psycopg.connect(url) as con:  # the database really sorts otherwise
+            assert con.execute("select 'k1' < 'K2' and 'a' < 'B'").fetchone() == (True,)
+    else:
+        url = f"duckdb:///{tmp_path}/warehouse.duckdb"
+    per_unit = {"model": "per_unit", "unit_price": "1"}
+    company = company_of(
+        [
+            {"id": "calls", "metric": "calls", "pricing": per_unit},
+            {"id": "level", "metric": "level", "pricing": per_unit},
+            {"id": "level_time", "metric": "level_time", "pricing": per_unit},
+        ],
+        [
+            {"contract_id": "k1", "customer_id": "C-X", **USD_MAY},
+            {"contract_id": "K2", "customer_id": "C-X", **USD_MAY},
+            {"contract_id": "G", **USD_MAY},
+        ],
+        [
+            {"contract_id": "k1", "product_id": "calls"},
+            {"contract_id": "K2", "product_id": "calls"},
+            {"contract_id": "G", "product_id": "level"},
+            {"contract_id": "G", "product_id": "level_time"},
+        ],
+        [
+            ("X", "call", "2024-05-10T10:00:00Z", {}),
+            ("G", "gauge", "2024-05-10T10:00:00Z", {"level": 10}),
+            ("G", "gauge", "2024-05-10T10:00:00Z", {"level": 20}),
+        ],
+    )
+    company.events[1]["event_id"] = "a"
+    company.events[2]["event_id"] = "B"
+    plan_path = write_bundle(company, tmp_path)
+    problems = compare_with_pipeline(plan_path, url)
+    assert not problems, explain(problems, tmp_path)
+    values = {
+        (str(contract_id), metric_id): Decimal(str(value))
+        for contract_id, metric_id, value in warehouse_from_url(url).query(
+            "select contract_id, metric_id, value from sandbox.usage_aggregates"
+            " where period_start = '2024-05-01'"
+        )
+    }
+    assert values == {
+        ("k1", "calls"): 1,
+        ("G", "level"): 10,
+        ("G", "level_time"): Decimal("6.9623655914"),
+    }

@@ -7,11 +7,12 @@
 
 {#- Billable quantities (docs/billing-rules.md §6): per customer, contract, metric, billing
     period and group value, from the daily pieces in int_usage_daily. A day's usage counts for
-    the customer's contract that covers the day (the latest-starting one if several do) and
-    for the period of that contract that holds the day, in the plan's time zone.
+    the customer's contract that covers the day (the latest-starting one if several do, then
+    the greatest contract id in byte order, whatever the collation) and for the period of that
+    contract that holds the day, in the plan's time zone.
 
     weighted_sum counts real seconds: each event sets the level until the next event of the
-    same customer, metric and group (ties: event id order) or the end of the period, and the
+    same customer, metric and group (ties: event id, byte order) or the end of the period, and the
     period's length is the time between its bounds as UTC instants (743 hours for a March in
     America/New_York, not 744). The level before the first event of a period is 0.
 
@@ -85,7 +86,9 @@ day_contracts as (
             'customer_days.event_day') }} as period_number,
         row_number() over (
             partition by customer_days.customer_id, customer_days.event_day
-            order by contracts.start_date desc, contracts.contract_id desc
+            order by
+                contracts.start_date desc,
+                {{ golive.binary_order('contracts.contract_id') }} desc
         ) as contract_rank
     from (
         select distinct
@@ -199,7 +202,7 @@ latest as (
         last_value,
         row_number() over (
             partition by customer_id, contract_id, metric_id, group_value, period_start
-            order by last_at desc, last_event_id desc
+            order by last_at desc, {{ golive.binary_order('last_event_id') }} desc
         ) as recency
     from periods
     where aggregation = 'latest'

@@ -43,7 +43,9 @@ attributed as (
         ) }} as period_start,
         row_number() over (
             partition by days.customer_id, days.event_day
-            order by contracts.start_date desc, contracts.contract_id desc
+            order by
+                contracts.start_date desc,
+                {{ golive.binary_order('contracts.contract_id') }} desc
         ) as contract_rank
     from days
     inner join contracts

@@ -54,11 +54,11 @@ ordered as (
         valued.*,
         row_number() over (
             partition by customer_id, metric_id, group_value, event_day
-            order by event_at desc, event_id desc
+            order by event_at desc, {{ golive.binary_order('event_id') }} desc
         ) as recency,
         {{ golive.epoch_microseconds(
             "lead(event_at) over (partition by customer_id, metric_id, group_value, event_day"
-            ~ " order by event_at, event_id)") }}
+            ~ " order by event_at, " ~ golive.binary_order('event_id') ~ ")") }}
         - {{ golive.epoch_microseconds('event_at') }} as held_microseconds
     from valued
     where aggregation in ('latest', 'weighted_sum')
