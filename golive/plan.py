@@ -74,8 +74,9 @@ RESERVED_PRODUCT_IDS = (
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum")
 #: Aggregations that read a numeric property (non-numeric values are quarantined). `latest`
-#: is one: its value is a billable quantity.
-NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "latest", "weighted_sum")
+#: is not one: it never quarantines an event, and a latest value that is not a number is 0
+#: (docs/billing-rules.md §6.2, §7.3).
+NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "weighted_sum")
 
 CONNECTORS = ("csv", "parquet", "postgres", "mysql", "snowflake", "bigquery")
 

@@ -26,7 +26,10 @@ from golive.reference.pricing import Quantity, pair_text
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "count_distinct", "latest", "weighted_sum")
 #: Aggregations that read their property as a number (its events are checked for one).
+#: ``latest`` reads a number too but checks nothing: it never quarantines an event.
 NUMERIC_AGGREGATIONS = ("sum", "min", "max", "avg", "weighted_sum")
+#: |usage value| must stay below this, else ``value_out_of_range`` (a latest value: 0).
+USAGE_VALUE_BOUND = Decimal(10) ** 15
 
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -158,8 +161,8 @@ def metric_value(
     ``events`` are those of one customer's contract with their instants in ``[start, end)``
     (the billing period, aware datetimes); events the metric does not select are skipped. A
     group without selected events is absent. ``latest`` takes the event with the greatest
-    timestamp, then the greatest event id; its value is 0 when that event's property is not a
-    number.
+    timestamp, then the greatest event id; its value is 0 when that event's property is
+    missing, not a number or outside the bounds (never an earlier event's value: a guess).
     """
     groups: dict[str | None, list[Event]] = defaultdict(list)
     for event in events:
@@ -178,7 +181,8 @@ def metric_value(
                 value = Decimal(len(texts - {None}))
             elif agg == "latest":
                 last = max(selected, key=lambda e: (e.timestamp.astimezone(UTC), e.event_id))
-                value = parse_number(last.properties.get(metric.property or "")) or ZERO
+                number = parse_number(last.properties.get(metric.property or ""))
+                value = number if number is not None and abs(number) < USAGE_VALUE_BOUND else ZERO
             elif agg == "weighted_sum":
                 value = _weighted_sum(metric, selected, start, end)
             else:

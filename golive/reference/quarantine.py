@@ -27,7 +27,7 @@ from typing import Any
 
 from golive.reference.contracts import Contract, ContractLine, Coupon, Product
 from golive.reference.invoices import line_pricing
-from golive.reference.metering import Event, Metric
+from golive.reference.metering import USAGE_VALUE_BOUND, Event, Metric
 from golive.reference.numbers import is_known_currency, minor_unit, to_decimal
 from golive.reference.parsing import (
     cell,
@@ -92,8 +92,6 @@ CONTRACT_LINE_COLUMNS = (
 )
 EVENT_COLUMNS = ("event_id", "customer_id", "event_name", "timestamp", "properties")
 
-#: |usage value| must stay below this, else ``value_out_of_range``.
-USAGE_VALUE_BOUND = Decimal(10) ** 15
 _MONEY_BOUND = Decimal(10) ** 12
 _QUANTITY_BOUND = Decimal(10) ** 15
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import yaml
 
+from connectors.warehouse import warehouse_from_url
 from golive.reference import bill_bundle, read_bundle
 
 from .harness import company_of, compare_with_pipeline, explain, invoice_id, write_bundle
@@ -344,3 +346,56 @@ def test_revenue_recognition_over_service_periods(warehouse_url, tmp_path, sched
     }
     problems = compare_with_pipeline(plan_path, warehouse_url)
     assert not problems, explain(problems, tmp_path)
+
+
+def _with_metrics(plan_path, drop=(), add=()):
+    """The plan with some of the differential metrics left out and others added."""
+    plan = yaml.safe_load(plan_path.read_text(encoding="utf-8"))
+    plan["metrics"] = [m for m in plan["metrics"] if m["id"] not in drop] + list(add)
+    plan_path.write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    return plan_path
+
+
+@pytest.mark.slow
+def test_latest_never_quarantines_and_a_value_not_read_is_zero(warehouse_url, tmp_path):
+    """docs/billing-rules.md §6.2, §7.3: latest never quarantines an event (the gauge's
+    weighted_sum, which would, is left out). Its value is the latest event's number, 0 when
+    that event has none: missing, not a number, past the bounds; never an earlier event's."""
+    level = {"id": "level", "metric": "level", "pricing": {"model": "per_unit", "unit_price": "1"}}
+    company = company_of(
+        [level],
+        [{"contract_id": "K1", **USD_MAY}, {"contract_id": "K2", **USD_MAY}],
+        [{"contract_id": k, "product_id": "level"} for k in ("K1", "K2")],
+        [
+            ("K1", "gauge", "2024-05-10T10:00:00Z", {"level": 4}),
+            ("K1", "gauge", "2024-05-11T10:00:00Z", {"level": "high"}),  # May: 0, not 4
+            ("K1", "gauge", "2024-06-05T10:00:00Z", {"level": "high"}),
+            ("K1", "gauge", "2024-06-06T10:00:00Z", {"level": 2.5}),  # June: 2.5
+            ("K2", "gauge", "2024-05-10T10:00:00Z", {"level": 7.5}),
+            ("K2", "gauge", "2024-05-12T10:00:00Z", {}),  # May: 0
+            ("K2", "gauge", "2024-06-01T10:00:00Z", {"level": 3}),
+            ("K2", "gauge", "2024-06-02T10:00:00Z", '{"level": 1e16}'),  # June: 0
+        ],
+    )
+    plan_path = _with_metrics(write_bundle(company, tmp_path), drop={"level_time"})
+    bundle = read_bundle(plan_path)
+    events = bundle.counts["usage_events"]
+    assert (events.received, events.accepted, dict(events.quarantined)) == (8, 8, {})
+    totals = {invoice_id(i): i.total for i in bill_bundle(bundle)}
+    assert totals == {
+        "K1-20240501": D("0.00"),
+        "K1-20240601": D("2.50"),
+        "K2-20240501": D("0.00"),
+        "K2-20240601": D("0.00"),
+    }
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
+    values = warehouse_from_url(warehouse_url).query(
+        "select contract_id, period_start, value from sandbox.usage_aggregates"
+    )
+    assert sorted((str(k), str(p), D(str(v))) for k, p, v in values) == [
+        ("K1", "2024-05-01", 0),
+        ("K1", "2024-06-01", D("2.5")),
+        ("K2", "2024-05-01", 0),
+        ("K2", "2024-06-01", 0),
+    ]

@@ -269,7 +269,7 @@ final as (
             ~ " when 'max' then aggregated.value_max"
             ~ " when 'avg' then " ~ golive.decimal_div('aggregated.value_sum', 'aggregated.value_count')
             ~ " when 'count_distinct' then coalesce(distinct_values.value_distinct, 0)"
-            ~ " when 'latest' then latest.last_value"
+            ~ " when 'latest' then coalesce(latest.last_value, 0)"
             ~ " when 'weighted_sum' then "
             ~ golive.weighted_level('levels.level_microseconds', 'levels.period_microseconds')
             ~ " end") }} as value

@@ -3,7 +3,8 @@
 {#- What each event gives each metric on its event name whose equality filters it passes
     (docs/billing-rules.md §6): the property's value as written, as a number, the group value,
     and for a metric that reads a number, why the value cannot be used (value_out_of_range,
-    non_numeric_value, missing_numeric_property). Each property is read from the JSON once,
+    non_numeric_value, missing_numeric_property). latest reads a number but never quarantines:
+    its value_number is NULL when the value is not a number within the bounds. Each property is read from the JSON once,
     here; metering aggregates these rows. Incremental like stg_usage_events. -#}
 with events as (
 
@@ -112,7 +113,9 @@ numbered as (
 
     select
         valued.*,
-        case when reads_number and value_text is not null and not value_is_compound
+        -- latest reads a number too, but never quarantines: a value that is not one is 0
+        case when (reads_number or aggregation = 'latest')
+                and value_text is not null and not value_is_compound
                 then {{ golive.is_number_text('value_text') }}
         end as is_number
     from valued
@@ -136,7 +139,10 @@ final as (
         aggregation,
         value_text,
         group_value,
-        value_number,
+        -- latest's number, past the bounds (§10.7): no number either (its value is then 0)
+        case when not reads_number and abs(value_number) >= 1000000000000000 then null
+            else value_number
+        end as value_number,
         case
             when not reads_number then null
             when value_is_compound then 'non_numeric_value'
