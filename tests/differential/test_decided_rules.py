@@ -399,3 +399,42 @@ def test_latest_never_quarantines_and_a_value_not_read_is_zero(warehouse_url, tm
         ("K2", "2024-05-01", 0),
         ("K2", "2024-06-01", 0),
     ]
+
+
+@pytest.mark.slow
+def test_an_empty_filter_selects_the_events_without_the_property(warehouse_url, tmp_path):
+    """docs/billing-rules.md §6.1: a missing property (or JSON null) reads as "", so
+    ``filters: {coupon: ""}`` selects the usage without a coupon: 3 + 5 + 6 = 14."""
+    no_coupon = {
+        "id": "no_coupon",
+        "metric": "no_coupon",
+        "pricing": {"model": "per_unit", "unit_price": "1"},
+    }
+    company = company_of(
+        [no_coupon],
+        [{"contract_id": "K1", **USD_MAY}],
+        [{"contract_id": "K1", "product_id": "no_coupon"}],
+        [
+            ("K1", "usage", "2024-05-11T10:00:00Z", {"qty": 3}),
+            ("K1", "usage", "2024-05-12T10:00:00Z", {"qty": 4, "coupon": "X"}),
+            ("K1", "usage", "2024-05-13T10:00:00Z", {"qty": 5, "coupon": ""}),
+            ("K1", "usage", "2024-05-14T10:00:00Z", {"qty": 6, "coupon": None}),
+            ("K1", "usage", "2024-05-15T10:00:00Z", {"qty": 7, "coupon": [""]}),
+        ],
+    )
+    metric = {
+        "id": "no_coupon",
+        "event_name": "usage",
+        "aggregation": "sum",
+        "property": "qty",
+        "filters": {"coupon": ""},
+    }
+    plan_path = _with_metrics(write_bundle(company, tmp_path), add=[metric])
+    totals = {invoice_id(i): i.total for i in bill_bundle(read_bundle(plan_path))}
+    assert totals == {"K1-20240501": D("14.00"), "K1-20240601": D("0.00")}
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
+    values = warehouse_from_url(warehouse_url).query(
+        "select value from sandbox.usage_aggregates where metric_id = 'no_coupon'"
+    )
+    assert [D(str(v)) for (v,) in values] == [14]

@@ -61,7 +61,9 @@ candidates as (
 ),
 
 -- the (event, metric) pairs an equality filter of the metric keeps out; only the metrics
--- with filters are read here, and the pairs are matched on their keys, not their text
+-- with filters are read here, and the pairs are matched on their keys, not their text. A
+-- missing property (or JSON null) reads as '' (docs/billing-rules.md §6.1): it passes an
+-- empty filter; an array or an object has no text and passes none.
 filtered_out as (
 
     select distinct
@@ -71,8 +73,16 @@ filtered_out as (
     inner join metrics on events.event_name = metrics.event_name
     inner join metric_filters on metrics.metric_id = metric_filters.metric_id
     where
-        {{ golive.json_text('events.properties', 'metric_filters.property') }}
-        is distinct from metric_filters.value
+        case
+            when metric_filters.value = ''
+                then coalesce(
+                        {{ golive.json_text('events.properties', 'metric_filters.property') }} <> '',
+                        {{ golive.json_is_compound('events.properties', 'metric_filters.property') }}
+                    )
+            else
+                {{ golive.json_text('events.properties', 'metric_filters.property') }}
+                is distinct from metric_filters.value
+        end
 
 ),
 
