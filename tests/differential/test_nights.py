@@ -203,3 +203,76 @@ def test_each_way_a_night_updates_a_day_equals_one_run(new_warehouse, tmp_path):
     assert values["qty_max"] == f"{Decimal(9):.10f}"
     assert values["users"] == f"{Decimal(3):.10f}"  # a, b, c
     assert values["level"] == f"{Decimal(4):.10f}"  # the 16th's 10:00 level, the last one
+
+
+def _reasons(url: str) -> list[tuple[str, str]]:
+    wh = warehouse_from_url(url)
+    return sorted(
+        (str(i), r) for i, r in wh.query("select event_id, reason from quarantine.usage_events")
+    )
+
+
+@pytest.mark.slow
+def test_a_removed_customer_is_classified_again_whatever_its_reason(warehouse_url, tmp_path):
+    """docs/billing-rules.md §7.3, §13.2: when a customer is removed, every event of theirs is
+    unknown_customer, the ones quarantined for a later reason too (an unparseable timestamp,
+    a non-numeric value), as one run over the same files says; when the customer comes back,
+    each gets its own reason again. A reason before unknown_customer (missing_event_name)
+    stays, and another customer's events are not touched."""
+    products = [_product("qty_sum"), _product("calls")]
+    contracts = [
+        {"contract_id": "K", "currency": "USD", "start_date": "2024-05-01"},
+        {"contract_id": "L", "currency": "USD", "start_date": "2024-05-01"},
+    ]
+    lines = [
+        {"contract_id": "K", "product_id": "p_qty_sum"},
+        {"contract_id": "L", "product_id": "p_calls"},
+    ]
+    events = [
+        ("K", "usage", "yesterday", {"qty": 1}),
+        ("K", "usage", "2024-05-11T10:00:00Z", {"qty": "abc"}),
+        ("K", "usage", "2024-05-12T10:00:00Z", {"qty": 3}),
+        ("K", "", "2024-05-12T11:00:00Z", {}),
+        ("L", "call", "2024-05-12T10:00:00Z", {"qty": "abc"}),
+    ]
+    plan = write_bundle(company_of(products, contracts, lines, events), tmp_path)
+    assert run_stages(plan, warehouse_url, through="metering").success
+    own = [
+        ("evt_000000", "unparseable_timestamp"),
+        ("evt_000001", "non_numeric_value"),
+        ("evt_000003", "missing_event_name"),
+    ]
+    assert _reasons(warehouse_url) == own
+
+    customers = plan.parent / "data" / "customers.csv"
+    kept = customers.read_text()
+    customers.write_text(
+        "".join(x for x in kept.splitlines(keepends=True) if not x.startswith("C-K,"))
+    )
+    assert run_stages(plan, warehouse_url, through="metering").success
+    whole = f"duckdb:///{tmp_path}/whole.duckdb"
+    assert run_stages(plan, whole, through="metering").success
+    assert (
+        _reasons(warehouse_url)
+        == _reasons(whole)
+        == [
+            ("evt_000000", "unknown_customer"),
+            ("evt_000001", "unknown_customer"),
+            ("evt_000002", "unknown_customer"),
+            ("evt_000003", "missing_event_name"),
+        ]
+    )
+    counts = warehouse_from_url(warehouse_url).query(
+        "select sum(received), sum(loaded), sum(duplicates), sum(quarantined)"
+        " from sandbox.usage_event_counts"
+    )
+    assert [int(n) for n in counts[0]] == [5, 1, 0, 4]
+
+    customers.write_text(kept)
+    assert run_stages(plan, warehouse_url, through="metering").success
+    assert _reasons(warehouse_url) == own
+    values = warehouse_from_url(warehouse_url).query(
+        "select contract_id, value from sandbox.usage_aggregates"
+        " where metric_id in ('qty_sum', 'calls')"
+    )
+    assert sorted((str(k), Decimal(str(v))) for k, v in values) == [("K", 3), ("L", 1)]
