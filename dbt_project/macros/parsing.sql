@@ -287,6 +287,20 @@
                 for found in [list_filter(
                     regexp_extract_all({{ json }}, '"[A-Za-z0-9_.-]+"[[:space:]]*:[[:space:]]*-?[0-9][0-9.eE+-]*'),
                     lambda x: starts_with(x, '"' || {{ key }} || '"'))]][1],
+            -- the key also names a number inside a nested object ({"user": 1.50, "meta":
+            -- {"user": 0}}): the literal after the key at the top level. The strings that could
+            -- hold a quote or a bracket are taken out (a property name has neither), the text
+            -- is split at the key's quoted name, and the piece read is the one after a colon
+            -- whose text before opens exactly one bracket more than it closes
+            [[regexp_extract(parts[i], '^[[:space:]]*:[[:space:]]*(-?[0-9][0-9.eE+-]*)', 1)
+                for i in range(2, len(parts) + 1)
+                if regexp_matches(parts[i], '^[[:space:]]*:')
+                    and length(regexp_replace(array_to_string(parts[1:i - 1], ''), '[^{[]', '', 'g'))
+                    - length(regexp_replace(array_to_string(parts[1:i - 1], ''), '[^]}]', '', 'g'))
+                    = 1][1]
+                for parts in [string_split(
+                    regexp_replace({{ json }}, '("[A-Za-z0-9_.-]*")|"([^"\\]|\\.)*"', '\1', 'g'),
+                    '"' || {{ key }} || '"')]][1],
             json_extract_string({{ json }}, {{ path }}))
     end)
 {%- endmacro %}

@@ -438,3 +438,55 @@ def test_an_empty_filter_selects_the_events_without_the_property(warehouse_url, 
         "select value from sandbox.usage_aggregates where metric_id = 'no_coupon'"
     )
     assert [D(str(v)) for (v,) in values] == [14]
+
+
+@pytest.mark.slow
+def test_a_number_is_read_as_written_when_a_nested_object_repeats_its_key(warehouse_url, tmp_path):
+    """docs/billing-rules.md §10.6: a top-level number is read as written (1.50 stays 1.50),
+    also when its key names another number inside a nested object, an array or a string. Four
+    distinct users (1.50, 1.5, 2.50, -2.50), not three; the filter tier = "2.50" selects the
+    2.50 at the top level (4), not the 2.5 (5)."""
+    per_unit = {"model": "per_unit", "unit_price": "1"}
+    company = company_of(
+        [
+            {"id": "users", "metric": "users", "pricing": per_unit},
+            {"id": "tier_two", "metric": "tier_two", "pricing": per_unit},
+        ],
+        [{"contract_id": "K1", **USD_MAY}],
+        [{"contract_id": "K1", "product_id": p} for p in ("users", "tier_two")],
+        [
+            ("K1", "login", "2024-05-10T10:00:00Z", '{"user": 1.50, "meta": {"user": 0}}'),
+            ("K1", "login", "2024-05-11T10:00:00Z", '{"user": 1.5}'),
+            (
+                "K1",
+                "login",
+                "2024-05-12T10:00:00Z",
+                '{"meta": {"user": 1.5}, "user": 2.50, "note": "{\\"user\\": 9.0"}',
+            ),
+            (
+                "K1",
+                "login",
+                "2024-05-13T10:00:00Z",
+                '{"tags": ["]", {"user": 2.5}], "user" : -2.50 }',
+            ),
+            ("K1", "usage", "2024-05-14T10:00:00Z", '{"qty": 4, "tier": 2.50, "x": {"tier": 1.0}}'),
+            ("K1", "usage", "2024-05-15T10:00:00Z", '{"qty": 5, "tier": 2.5, "x": {"tier": 2.50}}'),
+        ],
+    )
+    metric = {
+        "id": "tier_two",
+        "event_name": "usage",
+        "aggregation": "sum",
+        "property": "qty",
+        "filters": {"tier": "2.50"},
+    }
+    plan_path = _with_metrics(write_bundle(company, tmp_path), add=[metric])
+    totals = {invoice_id(i): i.total for i in bill_bundle(read_bundle(plan_path))}
+    assert totals == {"K1-20240501": D("8.00"), "K1-20240601": D("0.00")}
+    problems = compare_with_pipeline(plan_path, warehouse_url)
+    assert not problems, explain(problems, tmp_path)
+    values = warehouse_from_url(warehouse_url).query(
+        "select metric_id, value from sandbox.usage_aggregates"
+        " where metric_id in ('users', 'tier_two')"
+    )
+    assert sorted((m, D(str(v))) for m, v in values) == [("tier_two", 4), ("users", 4)]
