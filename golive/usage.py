@@ -5,7 +5,8 @@ The usage models (dbt, tag ``daily``) are incremental: each run classifies the e
 arrived and re-aggregates the days they touched. They are rebuilt from all history when that
 would give a different answer otherwise: on the first run, after a full reload of a source
 without a watermark, and when the plan changed how events are read (its metrics, their
-filters, the time zone). ``raw.usage_build_state`` keeps one row per build of each model set:
+filters, the time zone) or a release changed the reading rules (``READING_RULES``).
+``raw.usage_build_state`` keeps one row per build of each model set:
 
 * ``classification_seq``: the number the last classification stamped on the rows it
   (re)classified; metering re-aggregates the days of every row stamped after the number it
@@ -27,12 +28,21 @@ from golive.plan import Plan
 
 STATE = "usage_build_state"
 
+#: The version of golive's own rules for reading and classifying events: bumped when a release
+#: reads stored events otherwise (2: latest never quarantines, an empty filter selects a
+#: missing property, DuckDB reads a number as written beside a nested repeat of its key,
+#: a removed customer's quarantined events are classified again; text ties in byte order), so
+#: that a warehouse built by an earlier release is rebuilt once instead of mixing both.
+READING_RULES = 2
+
 
 def usage_fingerprint(plan: Plan) -> str:
-    """What, in the plan, changes how an event is read or which day it falls on."""
+    """What, in the plan, changes how an event is read or which day it falls on, and the
+    version of the reading rules themselves."""
     parts = {
         "timezone": plan.timezone,
         "metrics": [m.model_dump(mode="json") for m in plan.metrics],
+        "reading_rules": READING_RULES,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -106,7 +116,10 @@ def plan_classification(warehouse: Warehouse, plan: Plan) -> ClassificationPlan:
     if not warehouse.table_exists("staging", "int_usage_events_classified"):
         reason = "first build"
     elif state.fingerprint != fingerprint:
-        reason = "the plan changed how events are read (metrics, filters or time zone)"
+        reason = (
+            "the plan (metrics, filters or time zone) or golive's reading rules changed "
+            "how events are read"
+        )
     else:
         newest = warehouse.query(
             "select mode, batch_no from raw.usage_batches order by batch_no desc limit 1"

@@ -334,3 +334,19 @@ def test_two_nights_on_snowflake_equal_a_full_rebuild(snowflake_url_for, tmp_pat
         state = _state(snowflake_url_for, billed=False)
         assert _as_json(state) == rebuilt(plan, tmp_path, night), f"night {night}"
     assert state["totals"][0] == 1410 + 6
+
+
+def test_a_release_that_reads_events_otherwise_rebuilds_the_usage_models(tmp_path, monkeypatch):
+    """A warehouse classified under earlier reading rules is rebuilt once (golive/usage.py,
+    READING_RULES), not added to: stored events would otherwise keep what the old rules said."""
+    from golive import usage
+    from golive.plan import load_plan
+
+    plan = _company(tmp_path)
+    url = f"duckdb:///{tmp_path}/w.duckdb"
+    assert run_stages(plan, url, through="sandbox_load").success
+    wh = warehouse_from_url(url)
+    assert not usage.plan_classification(wh, load_plan(plan)).rebuild
+    monkeypatch.setattr(usage, "READING_RULES", usage.READING_RULES + 1)
+    step = usage.plan_classification(wh, load_plan(plan))
+    assert step.rebuild and "reading rules" in step.reason
